@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test chat lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Start the bot (console chat when no bot token is configured). Migrates the database first.
+run: $(STAMP)
+	$(BIN)/nqbot run
+
+## Install (if needed) and run the whole test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+chat: $(STAMP)
+	$(BIN)/nqbot chat
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/qa_eval.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

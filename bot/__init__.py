@@ -1,0 +1,1 @@
+"""Trợ lý Nghị quyết: configuration, database, services, channel adapters and the CLI."""

@@ -1,0 +1,54 @@
+"""Composition root: settings → database → knowledge base → services → router."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot.config import Settings
+from bot.db.engine import create_engine, session_factory
+from bot.db.migrate import upgrade
+from bot.services.qa import QAService
+from content.kb import KnowledgeBase, default_kb
+from content.matcher import Matcher
+from handlers.router import Router
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker
+    kb: KnowledgeBase
+    qa: QAService
+    router: Router
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_qa(settings: Settings, kb: KnowledgeBase | None = None) -> QAService:
+    kb = kb or default_kb()
+    matcher = Matcher(kb)
+    if matcher.model.get("kb_version") != kb.version:
+        log.warning(
+            "matcher thresholds were calibrated for %s, content is %s: run `nqbot content "
+            "calibrate`", matcher.model.get("kb_version"), kb.version,
+        )
+    return QAService(kb, matcher, settings.max_question_chars)
+
+
+async def build_app(settings: Settings, *, migrate: bool = True) -> App:
+    engine = create_engine(settings)
+    if migrate:
+        before, after = await upgrade(engine)
+        if before != after:
+            log.info("database migrated from %s to %s", before or "empty", after)
+    sessions = session_factory(engine)
+    qa = build_qa(settings)
+    router = Router(sessions, qa, page_size=settings.browse_page_size)
+    return App(settings, engine, sessions, qa.kb, qa, router)

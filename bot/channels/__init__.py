@@ -1,0 +1,1 @@
+"""Channel adapters: turn platform updates into `Incoming` and render `Reply` back."""

@@ -1,0 +1,206 @@
+"""`nqbot` command line: run, chat, ask, db, content."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Settings, get_settings
+from bot.db.migrate import DatabaseTooNewError
+
+log = logging.getLogger("nqbot")
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "aiosqlite", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _reconfigure_stdio() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8", errors="replace")
+
+
+# -- commands ----------------------------------------------------------------------------------
+async def _cmd_chat(settings: Settings) -> int:
+    from bot.app import build_app
+    from bot.channels.console import ConsoleChat
+
+    app = await build_app(settings)
+    try:
+        await ConsoleChat(app.router, max_chars=settings.console_max_reply_chars).run()
+    finally:
+        await app.close()
+    return 0
+
+
+async def _cmd_run(settings: Settings) -> int:
+    if settings.telegram_bot_token or settings.zalo_bot_token:
+        log.error(
+            "Bản này chưa có kênh Telegram/Zalo. Hãy để trống TELEGRAM_BOT_TOKEN và "
+            "ZALO_BOT_TOKEN để dùng chế độ trò chuyện trên terminal."
+        )
+        return 2
+    print("Chưa cấu hình token Telegram/Zalo: mở chế độ trò chuyện trên terminal.")
+    return await _cmd_chat(settings)
+
+
+async def _cmd_db_upgrade(settings: Settings) -> int:
+    from bot.db.engine import create_engine
+    from bot.db.migrate import upgrade
+
+    engine = create_engine(settings)
+    try:
+        before, after = await upgrade(engine)
+    finally:
+        await engine.dispose()
+    print(f"Cơ sở dữ liệu: {before or 'trống'} → {after}")
+    return 0
+
+
+async def _cmd_db_current(settings: Settings) -> int:
+    from bot.db.engine import create_engine
+    from bot.db.migrate import current_revision, head_revision
+
+    engine = create_engine(settings)
+    try:
+        current = await current_revision(engine)
+    finally:
+        await engine.dispose()
+    print(f"Phiên bản cơ sở dữ liệu: {current or 'trống'} (mới nhất: {head_revision()})")
+    return 0
+
+
+def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_qa
+    from bot.channels.console import render
+    from handlers.qa import render_result
+
+    service = build_qa(settings)
+    if args.file:
+        lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+    elif args.question is not None:
+        lines = [args.question]
+    else:
+        print("Hãy nhập câu hỏi, ví dụ: nqbot ask \"nq57 mục tiêu 2030 là gì\"", file=sys.stderr)
+        return 2
+    for line in lines:
+        if args.file and not line.strip():
+            continue
+        result = service.evaluate(line)
+        if args.json:
+            payload = _json_result(service, result)
+            print(json.dumps(payload, ensure_ascii=False))
+        else:
+            text, _ = render(render_result(service, result), settings.console_max_reply_chars)
+            print(text)
+            if args.file:
+                print("-" * 40)
+    return 0
+
+
+def _json_result(service, result) -> dict:  # type: ignore[no-untyped-def]
+    from bot.services.qa import Outcome
+
+    match = result.match
+    if match is not None:
+        payload = match.to_json()
+    else:
+        payload = {"status": "unknown", "answer": None, "entry_id": None, "source": None,
+                   "score": 0.0, "suggestions": []}
+    payload["reason"] = result.outcome.value
+    if result.outcome is not Outcome.SUGGESTED and payload["status"] != "answered":
+        payload["status"] = "unknown"
+    return payload
+
+
+def _cmd_content_check(args: argparse.Namespace) -> int:
+    from content.lint import run_checks
+
+    report = run_checks(retrieval=not args.quick)
+    for message in report.errors:
+        print(f"LỖI: {message}")
+    for message in report.warnings:
+        print(f"Lưu ý: {message}")
+    status = "ĐẠT" if report.ok else "CHƯA ĐẠT"
+    print(f"{status}: {report.entries} mục, phiên bản {report.kb_version}, "
+          f"{len(report.errors)} lỗi")
+    return 0 if report.ok else 1
+
+
+def _cmd_content_calibrate() -> int:
+    from content.calibrate import calibrate, write_model
+    from content.kb import load_kb
+
+    kb = load_kb()
+    model = calibrate(kb)
+    write_model(model)
+    stats = model["stats"]
+    print(
+        f"Đã hiệu chỉnh cho {kb.version}: ngưỡng trả lời {model['tau_answer']}, "
+        f"ngưỡng gợi ý {model['tau_suggest']}; {stats['samples']} mẫu, "
+        f"trả lời {stats['answered']} (đúng {stats['answered_correct']}), "
+        f"ngoài phạm vi bị trả lời {stats['oos_answered']}/{stats['oos_samples']}"
+    )
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nqbot", description="Trợ lý Nghị quyết")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="chạy bot (terminal khi chưa có token)")
+    sub.add_parser("chat", help="trò chuyện với bot trên terminal")
+    ask = sub.add_parser("ask", help="hỏi một câu và in câu trả lời")
+    ask.add_argument("question", nargs="?")
+    ask.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
+    ask.add_argument("--file", help="mỗi dòng của tệp là một câu hỏi")
+    db = sub.add_parser("db", help="cơ sở dữ liệu")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="áp dụng các bản nâng cấp (migration)")
+    db_sub.add_parser("current", help="in phiên bản hiện tại")
+    content = sub.add_parser("content", help="nội dung hỏi đáp")
+    content_sub = content.add_subparsers(dest="content_command", required=True)
+    check = content_sub.add_parser("check", help="kiểm tra nội dung")
+    check.add_argument("--quick", action="store_true", help="bỏ qua kiểm tra tìm kiếm")
+    content_sub.add_parser("calibrate", help="hiệu chỉnh ngưỡng trả lời")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _reconfigure_stdio()
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    _setup_logging(settings)
+    try:
+        if args.command == "run":
+            return asyncio.run(_cmd_run(settings))
+        if args.command == "chat":
+            return asyncio.run(_cmd_chat(settings))
+        if args.command == "ask":
+            return _cmd_ask(settings, args)
+        if args.command == "db":
+            if args.db_command == "upgrade":
+                return asyncio.run(_cmd_db_upgrade(settings))
+            return asyncio.run(_cmd_db_current(settings))
+        if args.command == "content":
+            if args.content_command == "check":
+                return _cmd_content_check(args)
+            return _cmd_content_calibrate()
+    except DatabaseTooNewError as exc:
+        print(f"LỖI: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    return 2

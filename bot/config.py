@@ -1,0 +1,55 @@
+"""Application settings, read from the environment and `.env` (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'nqbot.sqlite3'}",
+        description="SQLAlchemy async URL; SQLite by default, postgresql+asyncpg://… in production.",
+    )
+    sqlite_busy_timeout_ms: int = 5000
+
+    telegram_bot_token: str = ""
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+
+    zalo_bot_token: str = ""
+    zalo_api_base_url: str = "https://bot-api.zaloplatforms.com"
+
+    timezone: str = "Asia/Ho_Chi_Minh"
+    log_level: str = "INFO"
+
+    # Q&A behaviour
+    max_question_chars: int = 500
+    console_max_reply_chars: int = 3500
+    browse_page_size: int = 6
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,188 @@
+"""Fit the matcher's confidence model and its answer/suggest thresholds.
+
+Calibration samples (never the benchmark's test set):
+* leave-one-out over the knowledge base: each phrasing is asked with that wording removed from
+  the index, so the entry must be found through its other wordings;
+* the labelled development set `content/calibration/dev.yaml`: user-style questions with their
+  expected entries, and out-of-scope questions (which must not be answered).
+
+A logistic model (NumPy, L2-regularised) predicts "the top candidate is the right entry".
+`tau_answer` is the lowest confidence at which answered questions are right at least
+`TARGET_PRECISION` of the time (Wilson lower bound at least `MIN_WILSON`) and at most
+`MAX_OOS_ANSWERED` of the out-of-scope questions are answered. `tau_suggest` is the lowest
+confidence below that at which suggestions still contain the right entry often enough.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from content.kb import KnowledgeBase
+from content.matcher import CALIBRATION_FILE, FEATURES, Matcher
+
+DEV_FILE = Path(__file__).resolve().parent / "calibration" / "dev.yaml"
+TARGET_PRECISION = 0.975
+MIN_WILSON = 0.95
+MAX_OOS_ANSWERED = 0.02
+SUGGEST_HIT_RATE = 0.5
+
+
+@dataclass
+class Sample:
+    features: dict[str, float]
+    in_scope: bool
+    correct: bool  # top-1 is an expected entry
+    top3: bool  # an expected entry is among the top 3
+    origin: str  # "loo" | "dev" | "dev-oos"
+
+
+def load_labelled(path: Path) -> tuple[list[tuple[str, set[str]]], list[str]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    in_scope = [(item["q"], set(item["expect"])) for item in data.get("in_scope") or []]
+    oos = [item["q"] for item in data.get("out_of_scope") or []]
+    return in_scope, oos
+
+
+def _sample(matcher: Matcher, text: str, expect: set[str], origin: str,
+            exclude: set[int] | None = None) -> Sample | None:
+    from content.normalize import analyze
+
+    query = analyze(text)
+    if not query.tokens:
+        return None
+    covered, _ = matcher.resolve_keys(query.doc_keys)
+    if query.doc_keys and not covered:
+        return None  # refused by the hard rule; nothing to calibrate
+    cands, _ = matcher.candidates(query, exclude)
+    if not cands:
+        return None
+    ids = [c.entry.id for c in cands[:3]]
+    return Sample(
+        features=cands[0].features,
+        in_scope=bool(expect),
+        correct=bool(expect) and ids[0] in expect,
+        top3=bool(expect & set(ids)),
+        origin=origin,
+    )
+
+
+def collect_samples(matcher: Matcher, dev_path: Path = DEV_FILE) -> list[Sample]:
+    samples: list[Sample] = []
+    for entry in matcher.entries:
+        for vi in matcher.variant_indices(entry.id)[1:]:  # every phrasing, not the question
+            s = _sample(matcher, matcher.wording(vi), {entry.id}, "loo", {vi})
+            if s:
+                samples.append(s)
+    if dev_path.exists():
+        in_scope, oos = load_labelled(dev_path)
+        for text, expect in in_scope:
+            s = _sample(matcher, text, expect, "dev")
+            if s:
+                samples.append(s)
+        for text in oos:
+            s = _sample(matcher, text, set(), "dev-oos")
+            if s:
+                samples.append(s)
+    return samples
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 4000,
+                 lr: float = 0.5) -> tuple[np.ndarray, float]:
+    mu = x.mean(axis=0)
+    sigma = x.std(axis=0)
+    sigma[sigma == 0] = 1.0
+    z = (x - mu) / sigma
+    w = np.zeros(z.shape[1])
+    b = 0.0
+    n = len(y)
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(z @ w + b)))
+        grad_w = z.T @ (p - y) / n + l2 * w
+        grad_b = float(np.mean(p - y))
+        w -= lr * grad_w
+        b -= lr * grad_b
+    raw_w = w / sigma
+    raw_b = b - float(np.sum(w * mu / sigma))
+    return raw_w, raw_b
+
+
+def wilson_lower(successes: int, n: int, z: float = 1.96) -> float:
+    if n == 0:
+        return 0.0
+    phat = successes / n
+    denom = 1 + z * z / n
+    centre = phat + z * z / (2 * n)
+    margin = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n))
+    return (centre - margin) / denom
+
+
+def choose_thresholds(probs: np.ndarray, samples: list[Sample]) -> tuple[float, float, dict]:
+    correct = np.array([s.correct for s in samples])
+    oos = np.array([s.origin == "dev-oos" for s in samples])
+    top3 = np.array([s.top3 for s in samples])
+    n_oos = int(oos.sum())
+    tau_answer = 0.99
+    for tau in sorted(set(np.round(probs, 4).tolist())):
+        answered = probs >= tau
+        n = int(answered.sum())
+        if n == 0:
+            break
+        ok = int((answered & correct).sum())
+        oos_rate = (answered & oos).sum() / n_oos if n_oos else 0.0
+        if ok / n >= TARGET_PRECISION and wilson_lower(ok, n) >= MIN_WILSON and (
+            oos_rate <= MAX_OOS_ANSWERED
+        ):
+            tau_answer = float(tau)
+            break
+    tau_suggest = tau_answer
+    for tau in sorted(set(np.round(probs, 4).tolist())):
+        if tau >= tau_answer:
+            break
+        band = (probs >= tau) & (probs < tau_answer)
+        if band.sum() and (band & top3).sum() / band.sum() >= SUGGEST_HIT_RATE:
+            tau_suggest = float(tau)
+            break
+    answered = probs >= tau_answer
+    stats = {
+        "samples": len(samples),
+        "answered": int(answered.sum()),
+        "answered_correct": int((answered & correct).sum()),
+        "oos_samples": n_oos,
+        "oos_answered": int((answered & oos).sum()),
+    }
+    return tau_answer, tau_suggest, stats
+
+
+def calibrate(kb: KnowledgeBase, dev_path: Path = DEV_FILE) -> dict[str, Any]:
+    matcher = Matcher(kb, model={"weights": {}, "bias": 0.0, "tau_answer": 1, "tau_suggest": 1})
+    samples = collect_samples(matcher, dev_path)
+    names = [f for f in FEATURES]
+    x = np.array([[s.features.get(f, 0.0) for f in names] for s in samples])
+    y = np.array([1.0 if s.correct else 0.0 for s in samples])
+    w, b = fit_logistic(x, y)
+    probs = 1 / (1 + np.exp(-(x @ w + b)))
+    tau_answer, tau_suggest, stats = choose_thresholds(probs, samples)
+    return {
+        "kb_version": kb.version,
+        "weights": {name: round(float(v), 6) for name, v in zip(names, w, strict=True)},
+        "bias": round(float(b), 6),
+        "tau_answer": round(tau_answer, 4),
+        "tau_suggest": round(tau_suggest, 4),
+        "stats": stats,
+    }
+
+
+def write_model(model: dict[str, Any], path: Path = CALIBRATION_FILE) -> None:
+    header = (
+        "# Written by `nqbot content calibrate`; do not edit by hand.\n"
+        "# Confidence model and thresholds of the matcher, valid for the knowledge-base version\n"
+        "# below. Re-run the command after any change to content/kb/.\n"
+    )
+    path.write_text(header + yaml.safe_dump(model, allow_unicode=True, sort_keys=False),
+                    encoding="utf-8")

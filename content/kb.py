@@ -1,0 +1,190 @@
+"""The knowledge base: documents, topics and Q&A entries loaded from YAML files in `content/kb/`."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KB_DIR = Path(__file__).resolve().parent / "kb"
+REGISTRY_FILE = "documents.yaml"
+
+
+class KnowledgeBaseError(ValueError):
+    """A knowledge-base file cannot be read as the format requires."""
+
+
+@dataclass(frozen=True)
+class Document:
+    key: str
+    number: str
+    kind: str
+    date: str
+    issuer: str
+    title: str
+    short: str
+    scope: str
+    keys: tuple[str, ...]
+    signer: str = ""
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.kind} số {self.number}"
+
+
+@dataclass(frozen=True)
+class Topic:
+    document: str
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    document: str
+    topic: str
+    section: str
+    question: str
+    phrasings: tuple[str, ...]
+    answer: str
+    source: str
+    related: tuple[str, ...] = ()
+    confidence: str = ""
+    basis: str = ""
+    file: str = ""
+    home: str = ""  # the document whose topics list this entry (the file's document)
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """Every wording the matcher indexes for this entry: the question, then its phrasings."""
+        return (self.question, *self.phrasings)
+
+
+@dataclass
+class KnowledgeBase:
+    documents: dict[str, Document]
+    topics: dict[str, list[Topic]]  # document key -> topics in browsing order
+    entries: dict[str, Entry]
+    version: str
+    out_of_scope_keys: frozenset[str] = frozenset()
+    files: list[str] = field(default_factory=list)
+    menu_titles: dict[str, str] = field(default_factory=dict)
+
+    def menu_title(self, document: str) -> str:
+        doc = self.documents.get(document)
+        return self.menu_titles.get(document) or (doc.short if doc else document)
+
+    def entries_for(self, document: str, topic: str) -> list[Entry]:
+        return [e for e in self.entries.values() if e.home == document and e.topic == topic]
+
+    def topic(self, document: str, topic_id: str) -> Topic | None:
+        return next((t for t in self.topics.get(document, []) if t.id == topic_id), None)
+
+    def browsable_documents(self) -> list[Document]:
+        """Documents that have their own topics, core documents first."""
+        docs = [d for d in self.documents.values() if self.topics.get(d.key)]
+        return sorted(docs, key=lambda d: (d.scope != "core", list(self.documents).index(d.key)))
+
+
+def _require(item: dict[str, Any], key: str, where: str) -> Any:
+    if key not in item or item[key] in (None, ""):
+        raise KnowledgeBaseError(f"{where}: thiếu trường '{key}'")
+    return item[key]
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise KnowledgeBaseError(f"{path.name}: YAML không hợp lệ: {exc}") from exc
+    if not isinstance(data, dict):
+        raise KnowledgeBaseError(f"{path.name}: tệp phải là một bảng YAML")
+    return data
+
+
+def compute_version(kb_dir: Path = KB_DIR) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(kb_dir.glob("*.yaml")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return "kb-" + digest.hexdigest()[:12]
+
+
+def load_kb(kb_dir: Path = KB_DIR) -> KnowledgeBase:
+    registry = _read_yaml(kb_dir / REGISTRY_FILE)
+    documents: dict[str, Document] = {}
+    for i, raw in enumerate(registry.get("documents") or [], start=1):
+        where = f"{REGISTRY_FILE} #{i}"
+        doc = Document(
+            key=_require(raw, "key", where),
+            number=_require(raw, "number", where),
+            kind=_require(raw, "kind", where),
+            date=str(_require(raw, "date", where)),
+            issuer=_require(raw, "issuer", where),
+            title=_require(raw, "title", where),
+            short=_require(raw, "short", where),
+            scope=raw.get("scope", "context"),
+            keys=tuple(raw.get("keys") or ()),
+            signer=raw.get("signer", ""),
+        )
+        documents[doc.key] = doc
+
+    topics: dict[str, list[Topic]] = {}
+    entries: dict[str, Entry] = {}
+    files: list[str] = []
+    menu_titles: dict[str, str] = {}
+    for path in sorted(kb_dir.glob("*.yaml")):
+        if path.name == REGISTRY_FILE:
+            continue
+        files.append(path.name)
+        data = _read_yaml(path)
+        file_doc = _require(data, "document", path.name)
+        if data.get("menu_title"):
+            menu_titles[file_doc] = str(data["menu_title"])
+        for raw_topic in data.get("topics") or []:
+            topic = Topic(
+                document=file_doc,
+                id=_require(raw_topic, "id", path.name),
+                title=_require(raw_topic, "title", path.name),
+            )
+            topics.setdefault(file_doc, []).append(topic)
+        for i, raw in enumerate(data.get("entries") or [], start=1):
+            where = f"{path.name} #{i}"
+            entry_id = _require(raw, "id", where)
+            where = f"{path.name} ({entry_id})"
+            if entry_id in entries:
+                raise KnowledgeBaseError(f"{where}: id bị trùng với {entries[entry_id].file}")
+            entries[entry_id] = Entry(
+                id=entry_id,
+                document=raw.get("document") or file_doc,
+                topic=_require(raw, "topic", where),
+                section=str(_require(raw, "section", where)),
+                question=_require(raw, "question", where).strip(),
+                phrasings=tuple(str(p).strip() for p in (raw.get("phrasings") or [])),
+                answer=" ".join(str(_require(raw, "answer", where)).split()),
+                source=_require(raw, "source", where),
+                related=tuple(raw.get("related") or ()),
+                confidence=str(raw.get("confidence", "")),
+                basis=str(raw.get("basis", "")),
+                file=path.name,
+                home=file_doc,
+            )
+    return KnowledgeBase(
+        documents=documents,
+        topics=topics,
+        entries=entries,
+        version=compute_version(kb_dir),
+        out_of_scope_keys=frozenset(registry.get("out_of_scope_keys") or ()),
+        files=files,
+        menu_titles=menu_titles,
+    )
+
+
+@lru_cache(maxsize=1)
+def default_kb() -> KnowledgeBase:
+    return load_kb()

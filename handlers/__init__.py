@@ -1,0 +1,1 @@
+"""Channel-neutral conversation logic: `Incoming` in, `Reply` list out. No platform SDK here."""

@@ -1,0 +1,95 @@
+"""The conversation core: one `Incoming` in, a list of `Reply` out, same for every channel."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import Chat, User
+from bot.services.people import upsert_chat, upsert_user
+from bot.services.qa import QAService
+from handlers import browse, qa, texts
+from handlers.payloads import parse
+from handlers.types import ChatKind, Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    incoming: Incoming
+    session: AsyncSession
+    user: User
+    chat: Chat
+    qa: QAService
+    page_size: int
+
+
+class Router:
+    def __init__(
+        self, sessions: async_sessionmaker, qa_service: QAService, *, page_size: int = 6
+    ) -> None:
+        self.sessions = sessions
+        self.qa = qa_service
+        self.page_size = page_size
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        if incoming.chat_kind is ChatKind.GROUP and not incoming.addressed:
+            return []  # privacy: never answer group chatter that is not for the bot
+        async with self.sessions() as session, session.begin():
+            user = await upsert_user(
+                session, incoming.channel, incoming.user_id, incoming.user_name
+            )
+            chat = await upsert_chat(
+                session,
+                incoming.channel,
+                incoming.chat_id,
+                incoming.chat_kind.value,
+                incoming.chat_title,
+            )
+            ctx = Context(incoming, session, user, chat, self.qa, self.page_size)
+            if incoming.payload is not None:
+                return self._on_payload(ctx, incoming.payload)
+            return await self._on_text(ctx, incoming.text or "")
+
+    def _on_payload(self, ctx: Context, payload: str) -> list[Reply]:
+        action = parse(payload)
+        reply = None
+        if action is not None:
+            if action.kind == "menu":
+                reply = browse.main_menu(ctx.qa.kb)
+            elif action.kind == "help":
+                reply = browse.help_reply(ctx.incoming.chat_kind)
+            elif action.kind == "document":
+                reply = browse.topics(ctx.qa.kb, action.document)
+            elif action.kind == "topic":
+                reply = browse.questions(
+                    ctx.qa.kb, action.document, action.topic, action.page, ctx.page_size
+                )
+            elif action.kind == "entry":
+                entry = ctx.qa.kb.entries.get(action.entry_id)
+                reply = qa.answer_card(ctx.qa.kb, entry) if entry else None
+        if reply is None:
+            log.info("refused button payload %r from %s", payload[:80], ctx.incoming.channel)
+            return [Reply(texts.STALE_BUTTON, [[browse.menu_button()]])]
+        return [reply]
+
+    async def _on_text(self, ctx: Context, text: str) -> list[Reply]:
+        stripped = text.strip()
+        if stripped.startswith("/"):
+            command, _, argument = stripped.partition(" ")
+            command = command.split("@", 1)[0].lower()
+            if command == "/start":
+                return [browse.start(ctx.qa.kb, ctx.incoming.user_name)]
+            if command in ("/help", "/trogiup", "/huongdan"):
+                return [browse.help_reply(ctx.incoming.chat_kind)]
+            if command in ("/menu", "/danhmuc"):
+                return [browse.main_menu(ctx.qa.kb)]
+            if command in ("/hoi", "/h"):
+                return await qa.ask(ctx, argument)
+            if len(command) > 1 and command[1:].isascii() and command[1:].isalnum():
+                return [Reply(texts.UNKNOWN_COMMAND.format(command=command[:32]),
+                              [[browse.menu_button()]])]
+        return await qa.ask(ctx, text)

@@ -1,0 +1,60 @@
+"""Everything the user reads, in one place (Vietnamese, short, plain words)."""
+
+from __future__ import annotations
+
+GREETING = (
+    "Xin chào {name}!\n"
+    "Tôi là Trợ lý Nghị quyết. Tôi trả lời ngắn gọn các câu hỏi về "
+    "Nghị quyết 57-NQ/TW và Kết luận 69-KL/TW của Bộ Chính trị, kèm nguồn trích dẫn.\n\n"
+    "• Gõ câu hỏi, có dấu hay không dấu đều được. Ví dụ: «nq57 mục tiêu 2030 là gì»\n"
+    "• Hoặc bấm một nút dưới đây để xem theo chủ đề."
+)
+GREETING_NO_NAME = "đồng chí"
+
+HELP = (
+    "Cách dùng Trợ lý Nghị quyết:\n"
+    "1. Gõ câu hỏi ngắn, ví dụ: «Nghị quyết 57 ban hành ngày nào?», "
+    "«kl69 có mấy nhiệm vụ», «kinh te so 2030 bao nhieu».\n"
+    "2. Hoặc bấm nút để xem câu hỏi theo văn bản và chủ đề.\n"
+    "3. Mỗi câu trả lời đều ghi nguồn (văn bản, mục). Khi chưa chắc chắn, tôi sẽ nói rõ "
+    "là chưa có câu trả lời.\n\n"
+    "Lệnh: /start — trang đầu · /help — hướng dẫn · /menu — danh mục"
+)
+HELP_GROUP_NOTE = (
+    "\n\nTrong nhóm, tôi chỉ trả lời khi được gọi bằng lệnh, nhắc tên (@) "
+    "hoặc khi trả lời (reply) tin nhắn của tôi."
+)
+
+MENU_TITLE = "Chọn văn bản muốn tìm hiểu:"
+MENU_BUTTON = "🏠 Danh mục"
+HELP_BUTTON = "❓ Hướng dẫn"
+TOPICS_TITLE = "{document}\nChọn chủ đề:"
+QUESTIONS_TITLE = "{document} — {topic}\nChọn câu hỏi (trang {page}/{pages}):"
+NEXT_PAGE = "Trang sau ▶"
+PREV_PAGE = "◀ Trang trước"
+BACK_TO_TOPICS = "↩ Các chủ đề"
+
+SOURCE_LINE = "Nguồn: {source}"
+RELATED_TITLE = "Câu hỏi liên quan:"
+SUGGEST_TITLE = "Tôi chưa chắc mình hiểu đúng câu hỏi. Có phải bạn muốn hỏi:"
+UNKNOWN = (
+    "Xin lỗi, tôi chưa có câu trả lời cho câu hỏi này. "
+    "Tôi chỉ trả lời những gì có trong nội dung đã được kiểm chứng, để tránh nói sai."
+)
+UNKNOWN_OTHER_DOCUMENT = (
+    "Xin lỗi, câu hỏi nhắc đến văn bản mà tôi chưa có nội dung ({keys}). "
+    "Tôi trả lời về Nghị quyết 57-NQ/TW, Kết luận 69-KL/TW và một số văn bản liên quan."
+)
+UNKNOWN_TRY = "Bạn có thể hỏi lại ngắn gọn hơn, hoặc xem các câu hỏi sau:"
+EMPTY = "Bạn chưa nhập câu hỏi. Hãy gõ câu hỏi, ví dụ: «Nghị quyết 57 có mấy quan điểm chỉ đạo?»"
+NO_CONTENT = (
+    "Tôi chưa hiểu tin nhắn này. Hãy gõ câu hỏi bằng chữ, ví dụ: "
+    "«Kết luận 69 có mấy nhiệm vụ?»"
+)
+TOO_LONG = (
+    "Câu hỏi dài quá ({length} ký tự). Xin hỏi ngắn gọn trong một hai câu "
+    "(dưới {limit} ký tự), ví dụ: «Mục tiêu kinh tế số đến năm 2030 là bao nhiêu?»"
+)
+UNKNOWN_COMMAND = "Tôi không biết lệnh {command}. Các lệnh dùng được: /start, /help, /menu."
+STALE_BUTTON = "Nút này không còn dùng được. Mời bạn chọn lại từ danh mục."
+ERROR = "Xin lỗi, đã có lỗi khi xử lý. Bạn thử lại sau ít phút nhé."

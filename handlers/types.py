@@ -1,0 +1,41 @@
+"""The channel-neutral message types every adapter converts to and from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ChatKind(StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a user did: typed text, or pressed a button (payload)."""
+
+    channel: str  # "console" | "telegram" | "zalo"
+    chat_id: str
+    user_id: str
+    chat_kind: ChatKind = ChatKind.PRIVATE
+    user_name: str | None = None
+    chat_title: str | None = None
+    text: str | None = None
+    payload: str | None = None
+    addressed: bool = True  # in a group: a command, a mention or a reply to the bot
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+
+
+@dataclass
+class Reply:
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+
+    def flat_buttons(self) -> list[Button]:
+        return [b for row in self.buttons for b in row]
