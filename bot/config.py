@@ -17,7 +17,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default=f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'nqbot.sqlite3'}",
-        description="SQLAlchemy async URL; SQLite by default, postgresql+asyncpg://… in production.",
+        description="SQLAlchemy async URL: SQLite by default, postgresql+asyncpg://… in production",
     )
     sqlite_busy_timeout_ms: int = 5000
 

@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 
 from content.kb import KnowledgeBase
-from content.matcher import CALIBRATION_FILE, FEATURES, Matcher
+from content.matcher import CALIBRATION_FILE, FEATURES, RANK_FEATURES, Matcher
 
 DEV_FILE = Path(__file__).resolve().parent / "calibration" / "dev.yaml"
 TARGET_PRECISION = 0.975
@@ -72,24 +72,45 @@ def _sample(matcher: Matcher, text: str, expect: set[str], origin: str,
     )
 
 
-def collect_samples(matcher: Matcher, dev_path: Path = DEV_FILE) -> list[Sample]:
-    samples: list[Sample] = []
+Query = tuple[str, set[str], str, "set[int] | None"]
+
+
+def calibration_queries(matcher: Matcher, dev_path: Path = DEV_FILE) -> list[Query]:
+    """(text, expected entry ids, origin, excluded wordings) for every calibration question."""
+    queries: list[Query] = []
     for entry in matcher.entries:
         for vi in matcher.variant_indices(entry.id)[1:]:  # every phrasing, not the question
-            s = _sample(matcher, matcher.wording(vi), {entry.id}, "loo", {vi})
-            if s:
-                samples.append(s)
+            queries.append((matcher.wording(vi), {entry.id}, "loo", {vi}))
     if dev_path.exists():
         in_scope, oos = load_labelled(dev_path)
-        for text, expect in in_scope:
-            s = _sample(matcher, text, expect, "dev")
-            if s:
-                samples.append(s)
-        for text in oos:
-            s = _sample(matcher, text, set(), "dev-oos")
-            if s:
-                samples.append(s)
-    return samples
+        queries += [(text, expect, "dev", None) for text, expect in in_scope]
+        queries += [(text, set(), "dev-oos", None) for text in oos]
+    return queries
+
+
+def collect_samples(matcher: Matcher, queries: list[Query]) -> list[Sample]:
+    samples = [_sample(matcher, text, expect, origin, exclude)
+               for text, expect, origin, exclude in queries]
+    return [s for s in samples if s is not None]
+
+
+def fit_ranker(matcher: Matcher, queries: list[Query]) -> dict[str, float]:
+    """Pointwise logistic ranking: which candidate of an in-scope question is the right one."""
+    from content.normalize import analyze
+
+    rows: list[list[float]] = []
+    labels: list[float] = []
+    for text, expect, _origin, exclude in queries:
+        if not expect:
+            continue
+        cands, _ = matcher.candidates(analyze(text), exclude)
+        if not any(c.entry.id in expect for c in cands):
+            continue
+        for c in cands:
+            rows.append([c.features.get(f, 0.0) for f in RANK_FEATURES])
+            labels.append(1.0 if c.entry.id in expect else 0.0)
+    w, _ = fit_logistic(np.array(rows), np.array(labels), l2=0.001)
+    return {name: round(float(v), 6) for name, v in zip(RANK_FEATURES, w, strict=True)}
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 4000,
@@ -161,7 +182,10 @@ def choose_thresholds(probs: np.ndarray, samples: list[Sample]) -> tuple[float, 
 
 def calibrate(kb: KnowledgeBase, dev_path: Path = DEV_FILE) -> dict[str, Any]:
     matcher = Matcher(kb, model={"weights": {}, "bias": 0.0, "tau_answer": 1, "tau_suggest": 1})
-    samples = collect_samples(matcher, dev_path)
+    queries = calibration_queries(matcher, dev_path)
+    rank_weights = fit_ranker(matcher, queries)
+    matcher.model["rank_weights"] = rank_weights
+    samples = collect_samples(matcher, queries)
     names = [f for f in FEATURES]
     x = np.array([[s.features.get(f, 0.0) for f in names] for s in samples])
     y = np.array([1.0 if s.correct else 0.0 for s in samples])
@@ -170,6 +194,7 @@ def calibrate(kb: KnowledgeBase, dev_path: Path = DEV_FILE) -> dict[str, Any]:
     tau_answer, tau_suggest, stats = choose_thresholds(probs, samples)
     return {
         "kb_version": kb.version,
+        "rank_weights": rank_weights,
         "weights": {name: round(float(v), 6) for name, v in zip(names, w, strict=True)},
         "bias": round(float(b), 6),
         "tau_answer": round(tau_answer, 4),

@@ -32,19 +32,21 @@ from content.normalize import Analyzed, analyze
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration" / "model.yaml"
 
-FEATURES = (
+# Per-candidate features used to rank entries (weights fitted by `nqbot content calibrate`).
+RANK_FEATURES = (
     "qcov",
     "vcov",
     "tsr",
     "bm25",
     "bicov",
+    "qcov_bag",
+    "qcov_ans",
     "key_agree",
     "key_disagree",
-    "margin",
-    "unknown_frac",
-    "length",
-    "rank",
+    "num_miss",
 )
+# Features of the top candidate used by the confidence model.
+FEATURES = (*RANK_FEATURES, "margin", "unknown_frac", "length", "rank")
 # Conservative fallback used only when no calibration exists (a fresh entry set before
 # `nqbot content calibrate` is run): answer only near-verbatim matches.
 _DEFAULT_MODEL: dict[str, Any] = {
@@ -57,9 +59,19 @@ _DEFAULT_MODEL: dict[str, Any] = {
 
 K1 = 1.2
 B = 0.5
-RANK_WEIGHTS = {"qcov": 0.34, "vcov": 0.16, "tsr": 0.2, "bm25": 0.15, "bicov": 0.15}
-KEY_BONUS = 0.12
-KEY_PENALTY = 0.35
+# Hand-set ranking used before the first calibration.
+DEFAULT_RANK_WEIGHTS = {
+    "qcov": 0.3,
+    "vcov": 0.15,
+    "tsr": 0.2,
+    "bm25": 0.1,
+    "bicov": 0.1,
+    "qcov_bag": 0.1,
+    "qcov_ans": 0.05,
+    "key_agree": 0.12,
+    "key_disagree": -0.35,
+    "num_miss": -0.3,
+}
 
 
 class Status(StrEnum):
@@ -137,8 +149,13 @@ class Matcher:
         entry_terms: list[set[str]] = []
         mentioned: set[str] = set()
         self._entry_keys: list[frozenset[str]] = []
+        self._bags: list[frozenset[str]] = []  # every syllable of every wording of an entry
+        self._answer_tokens: list[frozenset[str]] = []
         for ei, entry in enumerate(self.entries):
-            terms_of_entry: set[str] = set()
+            answer = analyze(entry.answer)
+            self._answer_tokens.append(frozenset(answer.tokens))
+            terms_of_entry: set[str] = set(answer.tokens)
+            bag: set[str] = set()
             keys: set[str] = set(self._registry_keys(entry.document))
             keys.update(self._registry_keys(entry.home))
             for wording in entry.variants:
@@ -146,6 +163,7 @@ class Matcher:
                 keys.update(k.rstrip("!") for k in a.doc_keys)
                 terms = _terms(a)
                 terms_of_entry.update(terms)
+                bag.update(a.tokens)
                 vi = len(self._variants)
                 self._variants.append(
                     _Variant(
@@ -162,6 +180,7 @@ class Matcher:
                 self._exact[a.folded].append(vi)
             mentioned.update(keys)
             self._entry_keys.append(frozenset(keys))
+            self._bags.append(frozenset(bag))
             entry_terms.append(terms_of_entry)
         self.covered_keys = frozenset(
             mentioned | {k for d in kb.documents.values() for k in d.keys}
@@ -187,6 +206,9 @@ class Matcher:
             [K1 * (1 - B + B * v.length / self._avg_len) for v in self._variants]
         )
         self._folded_variants = [v.folded for v in self._variants]
+        self._entry_variants: list[list[int]] = [[] for _ in self.entries]
+        for vi, v in enumerate(self._variants):
+            self._entry_variants[v.entry_idx].append(vi)
         self.model = model or load_model(kb.version)
 
     # -- document keys -------------------------------------------------------------------------
@@ -276,6 +298,7 @@ class Matcher:
         terms = _terms(snapped)
         q_bigrams = set(snapped.bigrams)
         q_tokens = set(tokens)
+        q_numbers = {t for t in q_tokens if t.isdigit() and len(t) >= 2}
         q_mass = sum(self._idf(t) for t in q_tokens) or 1.0
         q_self = sum(self.idf.get(t, 0.0) for t in terms) * (K1 + 1) / (1 + K1) or 1.0
 
@@ -294,7 +317,22 @@ class Matcher:
         pool = set(np.argsort(-bm25_entry)[:limit].tolist()) | set(
             np.argsort(-tsr_entry)[:15].tolist()
         )
-        pool = {i for i in pool if bm25_entry[i] > 0 or tsr_entry[i] > 0}
+        bags = list(self._bags)
+        for vi in excluded:  # leave-one-out: the held-out wording must not leak into its bag
+            ei = self._variants[vi].entry_idx
+            bags[ei] = frozenset().union(*(
+                self._variants[other].token_set
+                for other in self._entry_variants[ei]
+                if other not in excluded
+            ))
+        bag_cov = np.array([
+            sum(self._idf(t) for t in q_tokens & bag) / q_mass for bag in bags
+        ])
+        ans_cov = np.array([
+            sum(self._idf(t) for t in q_tokens & ans) / q_mass for ans in self._answer_tokens
+        ])
+        pool |= set(np.argsort(-bag_cov)[:10].tolist()) | set(np.argsort(-ans_cov)[:10].tolist())
+        pool = {i for i in pool if bm25_entry[i] > 0 or tsr_entry[i] > 0 or ans_cov[i] > 0}
 
         covered_keys, _ = self.resolve_keys(query.doc_keys)
         by_entry: dict[int, list[int]] = defaultdict(list)
@@ -302,8 +340,10 @@ class Matcher:
             if v.entry_idx in pool and vi not in excluded:
                 by_entry[v.entry_idx].append(vi)
 
+        rank_weights = self.model.get("rank_weights") or DEFAULT_RANK_WEIGHTS
         result: list[Candidate] = []
-        for ei, vis in by_entry.items():
+        for ei in pool:
+            vis = by_entry.get(ei, [])
             feats = {"qcov": 0.0, "vcov": 0.0, "tsr": 0.0, "bm25": 0.0, "bicov": 0.0}
             for vi in vis:
                 v = self._variants[vi]
@@ -315,14 +355,20 @@ class Matcher:
                 feats["tsr"] = max(feats["tsr"], tsr[vi] / 100.0)
                 feats["bm25"] = max(feats["bm25"], min(1.5, bm25[vi] / q_self))
                 if q_bigrams:
-                    feats["bicov"] = max(feats["bicov"], len(q_bigrams & v.bigram_set) / len(q_bigrams))
+                    overlap = len(q_bigrams & v.bigram_set) / len(q_bigrams)
+                    feats["bicov"] = max(feats["bicov"], overlap)
             entry_keys = self._entry_keys[ei]
             agree = bool(covered_keys & entry_keys)
-            disagree = bool(covered_keys) and not agree
+            feats["qcov_bag"] = float(bag_cov[ei])
+            feats["qcov_ans"] = float(ans_cov[ei])
             feats["key_agree"] = float(agree)
-            feats["key_disagree"] = float(disagree)
-            rank = sum(RANK_WEIGHTS[k] * feats[k] for k in RANK_WEIGHTS)
-            rank += KEY_BONUS * agree - KEY_PENALTY * disagree
+            feats["key_disagree"] = float(bool(covered_keys) and not agree)
+            # a number the question names (a year, a percentage) that the entry never mentions
+            known = bags[ei] | self._answer_tokens[ei]
+            feats["num_miss"] = (
+                sum(1 for n in q_numbers if n not in known) / len(q_numbers) if q_numbers else 0.0
+            )
+            rank = sum(w * feats.get(k, 0.0) for k, w in rank_weights.items())
             feats["rank"] = rank
             result.append(Candidate(entry=self.entries[ei], features=feats, rank=rank))
         result.sort(key=lambda c: c.rank, reverse=True)
@@ -381,9 +427,8 @@ class Matcher:
         return self._variants[variant_index].text
 
     def variant_indices(self, entry_id: str) -> list[int]:
-        return [
-            vi for vi, v in enumerate(self._variants) if self.entries[v.entry_idx].id == entry_id
-        ]
+        index = next(i for i, e in enumerate(self.entries) if e.id == entry_id)
+        return list(self._entry_variants[index])
 
 
 def load_model(kb_version: str | None = None, path: Path = CALIBRATION_FILE) -> dict[str, Any]:
@@ -392,6 +437,7 @@ def load_model(kb_version: str | None = None, path: Path = CALIBRATION_FILE) -> 
         return dict(_DEFAULT_MODEL)
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     model = dict(_DEFAULT_MODEL)
-    model.update({k: data[k] for k in ("weights", "bias", "tau_answer", "tau_suggest") if k in data})
+    keys = ("rank_weights", "weights", "bias", "tau_answer", "tau_suggest")
+    model.update({k: data[k] for k in keys if k in data})
     model["kb_version"] = data.get("kb_version")
     return model

@@ -185,11 +185,6 @@ def tone_key(syllable: str) -> str:
     return base + tone
 
 
-def unify_tone_placement(text: str) -> str:
-    """Rewrite every syllable with its tone mark at one canonical place (for display-free compare)."""
-    return " ".join(tone_key(s) for s in text.split())
-
-
 def has_diacritics(text: str) -> bool:
     return fold(text) != text.lower()
 

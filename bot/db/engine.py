@@ -21,7 +21,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
         _ensure_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000})
+        timeout_s = settings.sqlite_busy_timeout_ms / 1000
+        engine = create_async_engine(url, connect_args={"timeout": timeout_s})
 
         busy_ms = int(settings.sqlite_busy_timeout_ms)
 

@@ -1,0 +1,89 @@
+"""The `nqbot` command line, run as a user runs it (a real process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def nqbot(*args: str, tmp_path: Path, stdin: str | None = None, **env: str):
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}",
+        "TELEGRAM_BOT_TOKEN": "",
+        "ZALO_BOT_TOKEN": "",
+        "PYTHONIOENCODING": "utf-8",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=tmp_path,
+        env=environment,
+        timeout=120,
+    )
+
+
+def test_ask_json_answers_with_source(tmp_path):
+    proc = nqbot("ask", "--json", "nq57 ban hanh ngay nao", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["status"] == "answered"
+    assert "22/12/2024" in data["answer"]
+    assert data["source"].startswith("Nghị quyết 57-NQ/TW")
+    assert data["entry_id"].startswith("nq57-")
+    assert set(data) >= {"status", "answer", "entry_id", "source", "score", "suggestions"}
+
+
+def test_ask_json_file_gives_one_object_per_line(tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text(
+        "kết luận 69 ban hành ngày nào\nthời tiết hôm nay\nnghị quyết 68 là gì\n\n😀\n",
+        encoding="utf-8",
+    )
+    proc = nqbot("ask", "--json", "--file", str(questions), tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 4
+    assert rows[0]["status"] == "answered" and "11/01/2024" in rows[0]["answer"]
+    assert [r["status"] for r in rows[1:]] == ["unknown", "unknown", "unknown"]
+    assert rows[2]["reason"] == "other_document"
+    for row in rows[1:]:
+        assert row["answer"] is None and row["entry_id"] is None
+
+
+def test_ask_plain_prints_answer_and_source(tmp_path):
+    proc = nqbot("ask", "Kết luận 69 có mấy nhiệm vụ", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Nguồn: Kết luận 69-KL/TW" in proc.stdout
+
+
+def test_run_without_token_opens_console_chat_and_migrates(tmp_path):
+    proc = nqbot("run", tmp_path=tmp_path, stdin="nghi quyet 57 co may quan diem chi dao\n/thoat\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "terminal" in proc.stdout
+    assert "Xin chào" in proc.stdout
+    assert "Nguồn: Nghị quyết 57-NQ/TW" in proc.stdout
+    assert (tmp_path / "cli.sqlite3").exists()
+
+
+def test_db_upgrade_and_current(tmp_path):
+    up = nqbot("db", "upgrade", tmp_path=tmp_path)
+    assert up.returncode == 0, up.stderr
+    assert "trống →" in up.stdout
+    cur = nqbot("db", "current", tmp_path=tmp_path)
+    assert "0001" in cur.stdout
+
+
+def test_content_check_command(tmp_path):
+    proc = nqbot("content", "check", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.strip().splitlines()[-1].startswith("ĐẠT")
