@@ -25,12 +25,12 @@ def _document_buttons(kb: KnowledgeBase) -> list[list[Button]]:
 
 def start(kb: KnowledgeBase, user_name: str | None) -> Reply:
     name = (user_name or "").strip() or texts.GREETING_NO_NAME
-    buttons = _document_buttons(kb) + [[Button(texts.HELP_BUTTON, payloads.help_())]]
+    buttons = [*_document_buttons(kb), [Button(texts.HELP_BUTTON, payloads.help_())]]
     return Reply(texts.GREETING.format(name=shorten(name, 40)), buttons)
 
 
 def main_menu(kb: KnowledgeBase) -> Reply:
-    buttons = _document_buttons(kb) + [[Button(texts.HELP_BUTTON, payloads.help_())]]
+    buttons = [*_document_buttons(kb), [Button(texts.HELP_BUTTON, payloads.help_())]]
     return Reply(texts.MENU_TITLE, buttons)
 
 
