@@ -259,12 +259,31 @@ class Matcher:
             hit = process.extractOne(
                 tok, self.vocab, scorer=Levenshtein.distance, score_cutoff=cutoff
             )
-            if hit is None:
+            pieces = self._segment(tok) if hit is None and len(tok) >= 6 else None
+            if hit is not None:
+                out.append(hit[0])
+            elif pieces:
+                out.extend(pieces)  # "chuyendoiso" -> "chuyen doi so"
+            else:
                 out.append(tok)
                 unknown += 1
-            else:
-                out.append(hit[0])
         return tuple(out), unknown / len(tokens)
+
+    def _segment(self, token: str) -> list[str] | None:
+        """Split a run of syllables typed without spaces into KB syllables (fewest pieces)."""
+        best: list[list[str] | None] = [None] * (len(token) + 1)
+        best[0] = []
+        for end in range(2, len(token) + 1):
+            for start in range(max(0, end - 7), end - 1):
+                prefix = best[start]
+                piece = token[start:end]
+                if prefix is not None and piece in self._vocab_set:
+                    candidate = [*prefix, piece]
+                    current = best[end]
+                    if current is None or len(candidate) < len(current):
+                        best[end] = candidate
+        result = best[len(token)]
+        return result if result and len(result) > 1 else None
 
     # -- scoring -------------------------------------------------------------------------------
     def _bm25(self, terms: dict[str, int], excluded: set[int]) -> np.ndarray:
@@ -298,7 +317,7 @@ class Matcher:
         terms = _terms(snapped)
         q_bigrams = set(snapped.bigrams)
         q_tokens = set(tokens)
-        q_numbers = {t for t in q_tokens if t.isdigit() and len(t) >= 2}
+        q_numbers = {t for t in q_tokens if t.isdigit()}
         q_mass = sum(self._idf(t) for t in q_tokens) or 1.0
         q_self = sum(self.idf.get(t, 0.0) for t in terms) * (K1 + 1) / (1 + K1) or 1.0
 

@@ -262,6 +262,19 @@ def _strip_fillers(tokens: list[str], accented: list[str]) -> list[str]:
     return out
 
 
+_ORDINALS = {"nhat": "1", "hai": "2", "ba": "3", "tu": "4", "nam": "5", "sau": "6", "bay": "7",
+             "tam": "8", "chin": "9", "muoi": "10"}
+
+
+def _ordinals_to_digits(tokens: list[str]) -> list[str]:
+    """"thứ ba" → "thứ 3" (folded), so ordinals match digits: "quan điểm thứ 3"."""
+    out = list(tokens)
+    for i in range(1, len(out)):
+        if out[i - 1] == "thu" and out[i] in _ORDINALS:
+            out[i] = _ORDINALS[out[i]]
+    return out
+
+
 @dataclass(frozen=True)
 class Analyzed:
     """A normalised question: the forms every matcher channel uses."""
@@ -295,7 +308,7 @@ def analyze(text: str) -> Analyzed:
             tokens.extend(t for t in tok.split("&") if t)
             continue
         tokens.extend((expansion if expansion is not None else tok).split())
-    tokens = _strip_fillers(tokens, accented_syllables)
+    tokens = _ordinals_to_digits(_strip_fillers(tokens, accented_syllables))
     is_accented = has_diacritics(cleaned)
     tone_tokens = tuple(tone_key(s) for s in accented_syllables) if is_accented else ()
     return Analyzed(
