@@ -41,6 +41,7 @@ RANK_FEATURES = (
     "bicov",
     "qcov_bag",
     "qcov_ans",
+    "qcov_all",
     "key_agree",
     "key_disagree",
     "num_miss",
@@ -68,6 +69,7 @@ DEFAULT_RANK_WEIGHTS = {
     "bicov": 0.1,
     "qcov_bag": 0.1,
     "qcov_ans": 0.05,
+    "qcov_all": 0.0,
     "key_agree": 0.12,
     "key_disagree": -0.35,
     "num_miss": -0.3,
@@ -384,6 +386,7 @@ class Matcher:
             feats["key_disagree"] = float(bool(covered_keys) and not agree)
             # a number the question names (a year, a percentage) that the entry never mentions
             known = bags[ei] | self._answer_tokens[ei]
+            feats["qcov_all"] = sum(self._idf(t) for t in q_tokens & known) / q_mass
             feats["num_miss"] = (
                 sum(1 for n in q_numbers if n not in known) / len(q_numbers) if q_numbers else 0.0
             )

@@ -10,11 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import Chat, User
 from bot.services.people import upsert_chat, upsert_user
 from bot.services.qa import QAService
+from content.normalize import fold
 from handlers import browse, qa, texts
 from handlers.payloads import parse
 from handlers.types import ChatKind, Incoming, Reply
 
 log = logging.getLogger(__name__)
+
+GREETINGS = {"xin chao", "chao", "chao ban", "chao bot", "hello", "hi", "alo", "chao ad"}
 
 
 @dataclass
@@ -92,4 +95,6 @@ class Router:
             if len(command) > 1 and command[1:].isascii() and command[1:].isalnum():
                 return [Reply(texts.UNKNOWN_COMMAND.format(command=command[:32]),
                               [[browse.menu_button()]])]
+        if fold(stripped).strip(" !.?") in GREETINGS:
+            return [browse.start(ctx.qa.kb, ctx.incoming.user_name)]
         return await qa.ask(ctx, text)
