@@ -82,6 +82,56 @@ async def _cmd_db_current(settings: Settings) -> int:
     return 0
 
 
+async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
+    """Open the database (migrating it first), run `work(session)` in one transaction."""
+    from bot.db.engine import create_engine, session_factory
+    from bot.db.migrate import upgrade
+
+    engine = create_engine(settings)
+    try:
+        await upgrade(engine)
+        async with session_factory(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+async def _cmd_org(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services import orgs
+
+    if args.org_command == "import":
+        try:
+            text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"LỖI: không đọc được tệp {args.file}: {exc}", file=sys.stderr)
+            return 2
+        try:
+            rows = orgs.parse_csv(text)
+            report = await _with_session(settings, lambda s: orgs.import_units(s, rows))
+        except orgs.OrgImportError as exc:
+            print("Không nhập gì vì tệp có lỗi:", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
+        print(f"Đã nhập: {report.created} đơn vị mới, {report.updated} cập nhật, "
+              f"{report.unchanged} không đổi.")
+        return 0
+    if args.org_command == "export":
+        text = await _with_session(settings, orgs.export_csv)
+        if args.output:
+            await asyncio.to_thread(Path(args.output).write_text, text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+        return 0
+    try:
+        tree = await _with_session(settings, lambda s: orgs.render_tree(s, args.code))
+    except LookupError as exc:
+        print(f"LỖI: {exc}", file=sys.stderr)
+        return 1
+    print(tree or "Chưa có đơn vị nào. Nhập bằng: nqbot org import TỆP.csv")
+    return 0
+
+
 def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_qa
     from bot.channels.console import render
@@ -175,6 +225,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = content_sub.add_parser("check", help="kiểm tra nội dung")
     check.add_argument("--quick", action="store_true", help="bỏ qua kiểm tra tìm kiếm")
     content_sub.add_parser("calibrate", help="hiệu chỉnh ngưỡng trả lời")
+    org = sub.add_parser("org", help="cây tổ chức đảng")
+    org_sub = org.add_subparsers(dest="org_command", required=True)
+    org_import = org_sub.add_parser(
+        "import", help="nhập từ CSV: code,name,level,parent_code,members"
+    )
+    org_import.add_argument("file")
+    org_export = org_sub.add_parser("export", help="xuất ra CSV")
+    org_export.add_argument("-o", "--output")
+    org_tree = org_sub.add_parser("tree", help="in cây tổ chức")
+    org_tree.add_argument("code", nargs="?")
     return parser
 
 
@@ -194,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.db_command == "upgrade":
                 return asyncio.run(_cmd_db_upgrade(settings))
             return asyncio.run(_cmd_db_current(settings))
+        if args.command == "org":
+            return asyncio.run(_cmd_org(settings, args))
         if args.command == "content":
             if args.content_command == "check":
                 return _cmd_content_check(args)

@@ -87,3 +87,28 @@ def test_content_check_command(tmp_path):
     proc = nqbot("content", "check", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stdout
     assert proc.stdout.strip().splitlines()[-1].startswith("ĐẠT")
+
+
+def test_org_import_tree_export(tmp_path):
+    demo = ROOT / "content" / "demo" / "org_demo.csv"
+    first = nqbot("org", "import", str(demo), tmp_path=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "37 đơn vị mới" in first.stdout
+    again = nqbot("org", "import", str(demo), tmp_path=tmp_path)
+    assert "0 đơn vị mới, 0 cập nhật, 37 không đổi" in again.stdout
+    tree = nqbot("org", "tree", "X01", tmp_path=tmp_path)
+    assert tree.stdout.splitlines()[0].startswith("X01 · Đảng bộ xã An Bình")
+    exported = nqbot("org", "export", tmp_path=tmp_path)
+    assert exported.stdout.splitlines()[0] == "code,name,level,parent_code,members"
+    assert len(exported.stdout.splitlines()) == 38
+
+
+def test_org_import_bad_file_reports_lines_and_imports_nothing(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,level,parent_code,members\nT,T,tinh,,0\nX,,xa,T,abc\n",
+                   encoding="utf-8")
+    proc = nqbot("org", "import", str(bad), tmp_path=tmp_path)
+    assert proc.returncode == 1
+    assert "Dòng 3" in proc.stderr
+    tree = nqbot("org", "tree", tmp_path=tmp_path)
+    assert "Chưa có đơn vị nào" in tree.stdout

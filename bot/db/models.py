@@ -83,3 +83,28 @@ class QuestionLog(Base):
     entry_id: Mapped[str | None] = mapped_column(String(64))
     score: Mapped[float | None] = mapped_column(Float)
     kb_version: Mapped[str | None] = mapped_column(String(32))
+
+
+class OrgUnit(Base):
+    """A unit of the Party organisation tree (tỉnh, xã/phường, đảng bộ cơ sở, chi bộ, …).
+
+    `path` is a materialised path of ids ("/1/7/42/"), so a subtree is one indexed prefix query.
+    """
+
+    __tablename__ = "org_units"
+    __table_args__ = (
+        Index(None, "path", postgresql_ops={"path": "varchar_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    level: Mapped[str] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("org_units.id", ondelete="RESTRICT"), index=True
+    )
+    path: Mapped[str] = mapped_column(String(1024))
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    members: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
