@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.db.engine import create_engine, session_factory
 from bot.db.migrate import upgrade
 from bot.services.qa import QAService
+from bot.services.roles import bootstrap_admins
 from content.kb import KnowledgeBase, default_kb
 from content.matcher import Matcher
 from handlers.router import Router
@@ -49,6 +50,11 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
         if before != after:
             log.info("database migrated from %s to %s", before or "empty", after)
     sessions = session_factory(engine)
+    if settings.admin_telegram_ids:
+        async with sessions() as session, session.begin():
+            added = await bootstrap_admins(session, "telegram", settings.admin_telegram_ids)
+        if added:
+            log.info("granted the admin role to %d configured Telegram id(s)", added)
     qa = build_qa(settings)
     router = Router(sessions, qa, page_size=settings.browse_page_size)
     return App(settings, engine, sessions, qa.kb, qa, router)

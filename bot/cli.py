@@ -132,6 +132,61 @@ async def _cmd_org(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.people import upsert_user
+    from bot.services.roles import Role, grant
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        user = await upsert_user(session, args.channel, str(args.user_id), None)
+        return await grant(session, user, Role.ADMIN, None, source="cli")
+
+    added = await _with_session(settings, work)
+    state = "đã được cấp" if added else "đã có sẵn"
+    print(f"Quyền quản trị cho {args.channel}:{args.user_id} {state}.")
+    return 0
+
+
+async def _cmd_invite_create(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services import orgs
+    from bot.services.roles import ROLE_LABELS, Role, create_invite, deep_link, parse_duration
+
+    try:
+        expires_in = parse_duration(args.expires)
+        role = Role(args.role)
+    except ValueError as exc:
+        print(f"LỖI: {exc}", file=sys.stderr)
+        return 2
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        unit = await orgs.get_unit(session, args.org)
+        if unit is None:
+            return None, None
+        invite = await create_invite(session, role, unit, uses=args.uses, expires_in=expires_in)
+        return invite, unit
+
+    try:
+        invite, unit = await _with_session(settings, work)
+    except ValueError as exc:
+        print(f"LỖI: {exc}", file=sys.stderr)
+        return 2
+    if invite is None:
+        print(f"LỖI: không có đơn vị mã {args.org}", file=sys.stderr)
+        return 1
+    link = deep_link(settings.telegram_bot_username, invite.code)
+    expires_local = invite.expires_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+    if args.json:
+        print(json.dumps({"code": invite.code, "role": role.value, "org": unit.code,
+                          "uses": invite.max_uses, "expires_at": invite.expires_at.isoformat(),
+                          "telegram_link": link}, ensure_ascii=False))
+        return 0
+    print(f"Mã mời: {invite.code}")
+    print(f"Vai trò: {ROLE_LABELS[role]} — {unit.name} ({unit.code})")
+    print(f"Dùng được {invite.max_uses} lần, hết hạn {expires_local}")
+    print(f"Đường dẫn Telegram: {link}" if link else
+          "Đặt TELEGRAM_BOT_USERNAME để in đường dẫn Telegram; trên Zalo gửi mã cho bot.")
+    return 0
+
+
 def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_qa
     from bot.channels.console import render
@@ -235,6 +290,20 @@ def build_parser() -> argparse.ArgumentParser:
     org_export.add_argument("-o", "--output")
     org_tree = org_sub.add_parser("tree", help="in cây tổ chức")
     org_tree.add_argument("code", nargs="?")
+    admin = sub.add_parser("admin", help="quản trị viên")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    admin_add = admin_sub.add_parser("add", help="cấp quyền quản trị")
+    admin_add.add_argument("--channel", choices=["telegram", "zalo"], required=True)
+    admin_add.add_argument("--user-id", required=True)
+    invite = sub.add_parser("invite", help="mã mời")
+    invite_sub = invite.add_subparsers(dest="invite_command", required=True)
+    invite_create = invite_sub.add_parser("create", help="tạo mã mời")
+    invite_create.add_argument("--role", required=True,
+                               choices=["admin", "reporter", "secretary", "member"])
+    invite_create.add_argument("--org", required=True, help="mã đơn vị")
+    invite_create.add_argument("--uses", type=int, default=1)
+    invite_create.add_argument("--expires", default="7d", help="vd. 7d, 12h, 30m")
+    invite_create.add_argument("--json", action="store_true")
     return parser
 
 
@@ -254,6 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.db_command == "upgrade":
                 return asyncio.run(_cmd_db_upgrade(settings))
             return asyncio.run(_cmd_db_current(settings))
+        if args.command == "admin":
+            return asyncio.run(_cmd_admin_add(settings, args))
+        if args.command == "invite":
+            return asyncio.run(_cmd_invite_create(settings, args))
         if args.command == "org":
             return asyncio.run(_cmd_org(settings, args))
         if args.command == "content":

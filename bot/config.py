@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +24,8 @@ class Settings(BaseSettings):
 
     telegram_bot_token: str = ""
     telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_bot_username: str = ""
+    admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
     zalo_bot_token: str = ""
     zalo_api_base_url: str = "https://bot-api.zaloplatforms.com"
@@ -34,6 +37,13 @@ class Settings(BaseSettings):
     max_question_chars: int = 500
     console_max_reply_chars: int = 3500
     browse_page_size: int = 6
+
+    @field_validator("admin_telegram_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import Chat, User
 from bot.services.people import upsert_chat, upsert_user
 from bot.services.qa import QAService
+from bot.services.roles import looks_like_code
 from content.normalize import fold
-from handlers import browse, qa, texts
+from handlers import account, browse, qa, texts
 from handlers.payloads import parse
 from handlers.types import ChatKind, Incoming, Reply
 
@@ -85,7 +86,12 @@ class Router:
             command, _, argument = stripped.partition(" ")
             command = command.split("@", 1)[0].lower()
             if command == "/start":
-                return [browse.start(ctx.qa.kb, ctx.incoming.user_name)]
+                greeting = browse.start(ctx.qa.kb, ctx.incoming.user_name)
+                if argument.strip() and ctx.incoming.chat_kind is ChatKind.PRIVATE:
+                    return [await account.redeem(ctx, argument.strip()), greeting]
+                return [greeting]
+            if command in ("/toi", "/whoami"):
+                return [await account.whoami(ctx)]
             if command in ("/help", "/trogiup", "/huongdan"):
                 return [browse.help_reply(ctx.incoming.chat_kind)]
             if command in ("/menu", "/danhmuc"):
@@ -95,6 +101,8 @@ class Router:
             if len(command) > 1 and command[1:].isascii() and command[1:].isalnum():
                 return [Reply(texts.UNKNOWN_COMMAND.format(command=command[:32]),
                               [[browse.menu_button()]])]
+        if ctx.incoming.chat_kind is ChatKind.PRIVATE and looks_like_code(stripped):
+            return [await account.redeem(ctx, stripped)]
         if fold(stripped).strip(" !.?") in GREETINGS:
             return [browse.start(ctx.qa.kb, ctx.incoming.user_name)]
         return await qa.ask(ctx, text)

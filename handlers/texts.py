@@ -18,7 +18,7 @@ HELP = (
     "2. Hoặc bấm nút để xem câu hỏi theo văn bản và chủ đề.\n"
     "3. Mỗi câu trả lời đều ghi nguồn (văn bản, mục). Khi chưa chắc chắn, tôi sẽ nói rõ "
     "là chưa có câu trả lời.\n\n"
-    "Lệnh: /start — trang đầu · /help — hướng dẫn · /menu — danh mục"
+    "Lệnh: /start — trang đầu · /help — hướng dẫn · /menu — danh mục · /toi — vai trò của tôi"
 )
 HELP_GROUP_NOTE = (
     "\n\nTrong nhóm, tôi chỉ trả lời khi được gọi bằng lệnh, nhắc tên (@) "
@@ -55,6 +55,20 @@ TOO_LONG = (
     "Câu hỏi dài quá ({length} ký tự). Xin hỏi ngắn gọn trong một hai câu "
     "(dưới {limit} ký tự), ví dụ: «Mục tiêu kinh tế số đến năm 2030 là bao nhiêu?»"
 )
-UNKNOWN_COMMAND = "Tôi không biết lệnh {command}. Các lệnh dùng được: /start, /help, /menu."
+UNKNOWN_COMMAND = "Tôi không biết lệnh {command}. Các lệnh dùng được: /start, /help, /menu, /toi."
 STALE_BUTTON = "Nút này không còn dùng được. Mời bạn chọn lại từ danh mục."
 ERROR = "Xin lỗi, đã có lỗi khi xử lý. Bạn thử lại sau ít phút nhé."
+
+INVITE_BOUND = "Đã ghi nhận: đồng chí là {role} của {unit}. Gõ /toi để xem vai trò của mình."
+INVITE_ALREADY = "Mã mời này đồng chí đã dùng rồi: đồng chí là {role} của {unit}."
+INVITE_UNKNOWN = "Mã mời không đúng. Đồng chí kiểm tra lại mã (8 ký tự, ví dụ K7M2-Q9TX)."
+INVITE_EXPIRED = "Mã mời đã hết hạn. Đồng chí xin cấp ủy cấp mã mới."
+INVITE_USED_UP = "Mã mời đã được dùng hết số lần cho phép. Đồng chí xin cấp ủy cấp mã mới."
+WHOAMI = "Đồng chí: {name} ({channel})\n"
+WHOAMI_ROLES = "Vai trò:\n{roles}"
+WHOAMI_NO_ROLE = (
+    "Chưa có vai trò nào. Bí thư chi bộ, báo cáo viên nhận mã mời từ cấp ủy, "
+    "rồi gửi mã đó cho tôi."
+)
+WHOLE_TREE = "toàn bộ hệ thống"
+CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "console": "máy tính"}

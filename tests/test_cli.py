@@ -112,3 +112,26 @@ def test_org_import_bad_file_reports_lines_and_imports_nothing(tmp_path):
     assert "Dòng 3" in proc.stderr
     tree = nqbot("org", "tree", tmp_path=tmp_path)
     assert "Chưa có đơn vị nào" in tree.stdout
+
+
+def test_admin_add_and_invite_create(tmp_path):
+    demo = ROOT / "content" / "demo" / "org_demo.csv"
+    nqbot("org", "import", str(demo), tmp_path=tmp_path)
+    admin = nqbot("admin", "add", "--channel", "telegram", "--user-id", "4242", tmp_path=tmp_path)
+    assert "đã được cấp" in admin.stdout
+    again = nqbot("admin", "add", "--channel", "telegram", "--user-id", "4242", tmp_path=tmp_path)
+    assert "đã có sẵn" in again.stdout
+    proc = nqbot("invite", "create", "--role", "secretary", "--org", "X01-CB01", "--uses", "2",
+                 "--expires", "3d", "--json", tmp_path=tmp_path,
+                 TELEGRAM_BOT_USERNAME="nq57_demo_bot")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["telegram_link"] == f"https://t.me/nq57_demo_bot?start={data['code']}"
+    assert data["uses"] == 2 and data["org"] == "X01-CB01"
+    chat = nqbot("chat", tmp_path=tmp_path, stdin=f"{data['code']}\n/toi\n/thoat\n")
+    assert "bí thư/phó bí thư — Chi bộ thôn 1 (X01-CB01)" in chat.stdout
+    bad = nqbot("invite", "create", "--role", "member", "--org", "NOPE", tmp_path=tmp_path)
+    assert bad.returncode == 1 and "không có đơn vị mã NOPE" in bad.stderr
+    bad_time = nqbot("invite", "create", "--role", "member", "--org", "X01", "--expires", "mai",
+                     tmp_path=tmp_path)
+    assert bad_time.returncode == 2 and "không hợp lệ" in bad_time.stderr

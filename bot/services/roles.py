@@ -70,8 +70,17 @@ def parse_duration(text: str) -> timedelta:
 
 
 def new_code() -> str:
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
-    return f"{raw[:4]}-{raw[4:]}"
+    """8 characters with at least two digits, so a typed word is never taken for a code."""
+    while True:
+        raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+        if sum(ch.isdigit() for ch in raw) >= 2:
+            return f"{raw[:4]}-{raw[4:]}"
+
+
+def looks_like_code(text: str) -> bool:
+    """A message that is nothing but an invite code (used for codes typed on Zalo/console)."""
+    normalized = normalize_code(text)
+    return normalized is not None and sum(ch.isdigit() for ch in normalized) >= 2
 
 
 def normalize_code(text: str) -> str | None:
@@ -205,3 +214,18 @@ async def redeem(session: AsyncSession, code: str, user: User,
     await audit(session, user, "invite.redeem", f"invite:{invite.code}",
                 role=role.value, unit=unit.code if unit else None)
     return Redeemed(RedeemStatus.BOUND, role, unit)
+
+
+async def bootstrap_admins(session: AsyncSession, channel: str, external_ids: list[int]) -> int:
+    """Make sure every configured admin id holds the global admin role; returns how many new."""
+    from bot.services.people import upsert_user
+
+    added = 0
+    for external_id in external_ids:
+        user = await upsert_user(session, channel, str(external_id), None)
+        added += await grant(session, user, Role.ADMIN, None, source="bootstrap")
+    return added
+
+
+def deep_link(bot_username: str, code: str) -> str | None:
+    return f"https://t.me/{bot_username.lstrip('@')}?start={code}" if bot_username else None
