@@ -17,13 +17,9 @@ log = logging.getLogger("nqbot")
 
 
 def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("httpx", "aiosqlite", "alembic.runtime.migration"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from bot.logging_setup import setup_logging
+
+    setup_logging(settings.log_level, [settings.telegram_bot_token, settings.zalo_bot_token])
 
 
 def _reconfigure_stdio() -> None:
@@ -46,14 +42,29 @@ async def _cmd_chat(settings: Settings) -> int:
 
 
 async def _cmd_run(settings: Settings) -> int:
-    if settings.telegram_bot_token or settings.zalo_bot_token:
-        log.error(
-            "Bản này chưa có kênh Telegram/Zalo. Hãy để trống TELEGRAM_BOT_TOKEN và "
-            "ZALO_BOT_TOKEN để dùng chế độ trò chuyện trên terminal."
-        )
-        return 2
-    print("Chưa cấu hình token Telegram/Zalo: mở chế độ trò chuyện trên terminal.")
-    return await _cmd_chat(settings)
+    if not settings.telegram_bot_token:
+        if settings.zalo_bot_token:
+            log.error("Bản này chưa có kênh Zalo; hãy dùng Telegram hoặc chế độ terminal.")
+            return 2
+        print("Chưa cấu hình token Telegram/Zalo: mở chế độ trò chuyện trên terminal.")
+        return await _cmd_chat(settings)
+    if settings.zalo_bot_token:
+        log.warning("Bản này chưa có kênh Zalo: chỉ chạy Telegram.")
+    import signal
+
+    from bot.app import build_app
+    from bot.channels.telegram import TelegramChannel
+
+    app = await build_app(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await TelegramChannel(app).run(stop)
+    finally:
+        await app.close()
+    return 0
 
 
 async def _cmd_db_upgrade(settings: Settings) -> int:

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     telegram_bot_token: str = ""
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_bot_username: str = ""
+    telegram_max_reply_chars: int = 4000  # Telegram's hard limit is 4096
+    telegram_max_retries: int = 3  # retries after a 429 on interactive replies
+    telegram_concurrent_updates: int = 8
+    telegram_poll_interval: float = 0.0
+    telegram_poll_timeout: int = 10
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
     zalo_bot_token: str = ""

@@ -55,3 +55,37 @@ async def upsert_chat(
         chat.updated_at = now
     await session.flush()
     return chat
+
+
+async def set_chat_active(
+    session: AsyncSession, channel: str, external_id: str, active: bool,
+    *, kind: str = "group", title: str | None = None,
+) -> Chat:
+    """Record that the bot joined (active) or lost (inactive: removed, blocked) a chat."""
+    chat = await upsert_chat(session, channel, external_id, kind, title)
+    if chat.active != active:
+        chat.active = active
+        chat.updated_at = utcnow()
+        await session.flush()
+    return chat
+
+
+async def migrate_chat(session: AsyncSession, channel: str, old_id: str, new_id: str) -> bool:
+    """A group became a supergroup: move the stored chat to its new id, keeping everything
+    attached to it. Idempotent: a second call (either side's service message) does nothing."""
+    old = await session.scalar(
+        select(Chat).where(Chat.channel == channel, Chat.external_id == old_id)
+    )
+    new = await session.scalar(
+        select(Chat).where(Chat.channel == channel, Chat.external_id == new_id)
+    )
+    if old is None:
+        return False
+    if new is not None:
+        # both exist (a message arrived from the new id first): keep the old row's history
+        await session.delete(new)
+        await session.flush()
+    old.external_id = new_id
+    old.updated_at = utcnow()
+    await session.flush()
+    return True

@@ -1,0 +1,227 @@
+"""Telegram channel (python-telegram-bot 22): updates → `Incoming`, `Reply` → messages.
+
+Private chats get everything; in groups the bot reacts only to commands, mentions and replies
+to its own messages (privacy mode). Buttons are inline keyboards whose callback data the
+router validates. 403 marks a chat inactive; a group → supergroup migration moves the chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import ChatMigrated, Forbidden, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.app import App
+from bot.services.people import migrate_chat, set_chat_active
+from handlers import texts
+from handlers.render import split_text
+from handlers.types import ChatKind, Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+PRIVATE_COMMANDS = [
+    BotCommand("start", "Trang đầu"),
+    BotCommand("menu", "Danh mục câu hỏi"),
+    BotCommand("help", "Hướng dẫn sử dụng"),
+    BotCommand("toi", "Vai trò của tôi"),
+]
+GROUP_COMMANDS = [
+    BotCommand("help", "Hướng dẫn sử dụng"),
+    BotCommand("menu", "Danh mục câu hỏi"),
+    BotCommand("hoi", "Hỏi một câu, ví dụ: /hoi nq57 ban hành ngày nào"),
+]
+GONE_STATUSES = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row]
+         for row in reply.buttons]
+    )
+
+
+class TelegramChannel:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        settings = app.settings
+        self.max_chars = settings.telegram_max_reply_chars
+        builder: ApplicationBuilder = (
+            ApplicationBuilder()
+            .token(settings.telegram_bot_token)
+            .base_url(settings.telegram_api_base_url)
+            .rate_limiter(AIORateLimiter(max_retries=settings.telegram_max_retries))
+            .concurrent_updates(settings.telegram_concurrent_updates)
+        )
+        self.ptb: Application = builder.build()
+        self.ptb.add_handler(ChatMemberHandler(self._on_my_status,
+                                               ChatMemberHandler.MY_CHAT_MEMBER))
+        self.ptb.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
+        self.ptb.add_handler(CallbackQueryHandler(self._on_button))
+        self.ptb.add_handler(MessageHandler(filters.TEXT | filters.CAPTION, self._on_message))
+        self.ptb.add_error_handler(self._on_error)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def _set_commands(self) -> None:
+        bot = self.ptb.bot
+        await bot.set_my_commands(PRIVATE_COMMANDS, scope=BotCommandScopeAllPrivateChats())
+        await bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
+        log.info("Telegram bot @%s ready", bot.username)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Long polling until `stop` is set."""
+        async with self.ptb:
+            await self._set_commands()
+            await self.ptb.start()
+            assert self.ptb.updater is not None
+            await self.ptb.updater.start_polling(
+                allowed_updates=Update.ALL_TYPES,
+                poll_interval=self.app.settings.telegram_poll_interval,
+                timeout=self.app.settings.telegram_poll_timeout,
+            )
+            await stop.wait()
+            await self.ptb.updater.stop()
+            await self.ptb.stop()
+
+    # -- updates → Incoming --------------------------------------------------------------------
+    def _incoming(self, message: Message) -> Incoming | None:
+        chat, user = message.chat, message.from_user
+        if user is None or user.is_bot:
+            return None
+        text = message.text or message.caption or ""
+        kind = ChatKind.PRIVATE if chat.type == ChatType.PRIVATE else ChatKind.GROUP
+        addressed = True
+        if kind is ChatKind.GROUP:
+            username = self.ptb.bot.username or ""
+            mention = f"@{username}" if username else None
+            command = text.split()[0] if text.startswith("/") else ""
+            for_other_bot = "@" in command and not command.lower().endswith(
+                f"@{username.lower()}")
+            replied = message.reply_to_message
+            to_us = bool(replied and replied.from_user and replied.from_user.id == self.ptb.bot.id)
+            mentioned = bool(mention and mention.lower() in text.lower())
+            addressed = (bool(command) and not for_other_bot) or mentioned or to_us
+            if mentioned and mention:
+                idx = text.lower().index(mention.lower())
+                text = (text[:idx] + text[idx + len(mention):]).strip()
+        return Incoming(
+            channel=CHANNEL,
+            chat_id=str(chat.id),
+            user_id=str(user.id),
+            chat_kind=kind,
+            user_name=user.full_name,
+            chat_title=chat.title,
+            text=text,
+            addressed=addressed,
+        )
+
+    async def _on_message(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        incoming = self._incoming(message)
+        if incoming is None:
+            return
+        replies = await self.app.router.handle(incoming)
+        await self.send(message.chat.id, replies)
+
+    async def _on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        await query.answer()  # first: the app shows a spinner until this is answered
+        chat = query.message.chat if query.message else None
+        if chat is None:
+            return
+        incoming = Incoming(
+            channel=CHANNEL,
+            chat_id=str(chat.id),
+            user_id=str(query.from_user.id),
+            chat_kind=ChatKind.PRIVATE if chat.type == ChatType.PRIVATE else ChatKind.GROUP,
+            user_name=query.from_user.full_name,
+            chat_title=chat.title,
+            payload=query.data or "",
+        )
+        replies = await self.app.router.handle(incoming)
+        await self.send(chat.id, replies)
+
+    async def _on_my_status(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        change = update.my_chat_member
+        if change is None:
+            return
+        status = change.new_chat_member.status
+        chat = change.chat
+        kind = "private" if chat.type == ChatType.PRIVATE else "group"
+        active = status not in GONE_STATUSES
+        async with self.app.sessions() as session, session.begin():
+            await set_chat_active(session, CHANNEL, str(chat.id), active, kind=kind,
+                                  title=chat.title)
+        log.info("chat %s: bot is now %s", chat.id, status)
+
+    async def _on_migrate(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        if message.migrate_to_chat_id:
+            old, new = message.chat.id, message.migrate_to_chat_id
+        elif message.migrate_from_chat_id:
+            old, new = message.migrate_from_chat_id, message.chat.id
+        else:
+            return
+        await self._migrate(old, new)
+
+    async def _migrate(self, old: int, new: int) -> None:
+        async with self.app.sessions() as session, session.begin():
+            moved = await migrate_chat(session, CHANNEL, str(old), str(new))
+        if moved:
+            log.info("chat %s migrated to %s", old, new)
+
+    # -- Reply → messages ----------------------------------------------------------------------
+    async def send(self, chat_id: int, replies: list[Reply]) -> None:
+        bot = self.ptb.bot
+        for reply in replies:
+            chunks = split_text(reply.text, self.max_chars) or [texts.ERROR]
+            for i, chunk in enumerate(chunks):
+                markup = keyboard(reply) if i == len(chunks) - 1 else None
+                try:
+                    await bot.send_message(chat_id, chunk, reply_markup=markup)
+                except ChatMigrated as exc:
+                    await self._migrate(chat_id, exc.new_chat_id)
+                    chat_id = exc.new_chat_id
+                    await bot.send_message(chat_id, chunk, reply_markup=markup)
+                except Forbidden as exc:
+                    log.info("chat %s is gone (%s): marking it inactive", chat_id, exc.message)
+                    async with self.app.sessions() as session, session.begin():
+                        await set_chat_active(session, CHANNEL, str(chat_id), False)
+                    return
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("error while handling a Telegram update", exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat is not None:
+            try:
+                await self.ptb.bot.send_message(update.effective_chat.id, texts.ERROR)
+            except TelegramError:
+                log.warning("could not tell chat %s about the error", update.effective_chat.id)

@@ -1,0 +1,179 @@
+"""End to end on Telegram: the real PTB client, over real HTTP, against a local fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import build_app
+from bot.channels.telegram import TelegramChannel
+from bot.db.models import Chat
+from bot.services import orgs, roles
+from bot.services.roles import Role
+from handlers import texts
+from tests.conftest import make_settings
+from tests.fakes.telegram_api import FakeTelegram, Fault
+
+DEMO = Path(__file__).resolve().parent.parent / "content" / "demo" / "org_demo.csv"
+USER = 555001
+GROUP = -100500
+
+
+class Harness:
+    def __init__(self, fake: FakeTelegram, app) -> None:  # type: ignore[no-untyped-def]
+        self.fake = fake
+        self.app = app
+
+    async def say(self, text: str, chat: int = USER, user: int = USER, *,
+                  expect: bool = True, **kw) -> list:
+        """Send a message as a user; wait until the bot has read it (and replied, if expected)."""
+        before = len(self.fake.sent())
+        update_id = self.fake.send_text(chat, user, text, **kw)
+        await self.fake.wait_for(lambda: self.fake.confirmed(update_id) and (
+            len(self.fake.sent()) > before or not expect))
+        await asyncio.sleep(0.3 if not expect else 0.05)
+        return self.fake.sent()[before:]
+
+    async def press(self, data: str, chat: int = USER, user: int = USER) -> list:
+        before = len(self.fake.sent())
+        self.fake.press(chat, user, data)
+        await self.fake.wait_for(lambda: len(self.fake.sent()) > before)
+        await asyncio.sleep(0.05)
+        return self.fake.sent()[before:]
+
+
+@pytest.fixture
+async def tg(database_url: str) -> AsyncIterator[Harness]:
+    fake = await FakeTelegram().start()
+    settings = make_settings(
+        database_url,
+        telegram_bot_token=fake.token,
+        telegram_api_base_url=fake.base_url,
+        telegram_poll_timeout=1,
+    )
+    app = await build_app(settings)
+    async with app.sessions() as s, s.begin():
+        await orgs.import_units(s, orgs.parse_csv(DEMO.read_text(encoding="utf-8")))
+    channel = TelegramChannel(app)
+    stop = asyncio.Event()
+    task = asyncio.create_task(channel.run(stop))
+    try:
+        await fake.wait_for(lambda: fake.sent(method="getUpdates"))
+        yield Harness(fake, app)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        await app.close()
+        await fake.stop()
+
+
+def _buttons(call) -> list[dict]:  # type: ignore[no-untyped-def]
+    markup = call.params.get("reply_markup") or {}
+    return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def test_start_sets_commands_and_greets_with_buttons(tg):
+    scopes = [c.params["scope"]["type"] for c in tg.fake.sent(method="setMyCommands")]
+    assert sorted(scopes) == ["all_group_chats", "all_private_chats"]
+    [greeting] = await tg.say("/start")
+    assert "Xin chào Bác Ba" in greeting.params["text"]
+    assert any("57" in b["text"] for b in _buttons(greeting))
+
+
+async def test_questions_with_and_without_diacritics(tg):
+    [accented] = await tg.say("Nghị quyết 57 ban hành ngày nào?")
+    [plain] = await tg.say("nghi quyet 57 ban hanh ngay nao")
+    assert "22/12/2024" in accented.params["text"]
+    assert "Nguồn: Nghị quyết 57-NQ/TW" in accented.params["text"]
+    assert plain.params["text"] == accented.params["text"]
+
+
+async def test_browsing_by_buttons_and_forged_payload(tg):
+    [menu] = await tg.say("/menu")
+    doc = next(b for b in _buttons(menu) if "57" in b["text"])
+    [topics] = await tg.press(doc["callback_data"])
+    [questions] = await tg.press(_buttons(topics)[0]["callback_data"])
+    [card] = await tg.press(_buttons(questions)[0]["callback_data"])
+    assert "Nguồn:" in card.params["text"]
+    assert tg.fake.sent(method="answerCallbackQuery")
+    [refused] = await tg.press("e:../../etc/passwd")
+    assert refused.params["text"] == texts.STALE_BUTTON
+
+
+async def test_invite_link_makes_a_secretary(tg):
+    async with tg.app.sessions() as s, s.begin():
+        unit = await orgs.get_unit(s, "X01-CB03")
+        code = (await roles.create_invite(s, Role.SECRETARY, unit)).code
+    bound, _greeting = await tg.say(f"/start {code}")
+    assert "bí thư/phó bí thư của Chi bộ thôn 3 (X01-CB03)" in bound.params["text"]
+    [me] = await tg.say("/toi")
+    assert "Chi bộ thôn 3" in me.params["text"]
+
+
+async def test_group_privacy_mentions_and_replies(tg):
+    silent = await tg.say("nq57 ban hanh ngay nao", chat=GROUP, kind="group", expect=False)
+    assert silent == []
+    [mentioned] = await tg.say(f"@{tg.fake.username} nq57 ban hanh ngay nao", chat=GROUP,
+                               kind="group")
+    assert "22/12/2024" in mentioned.params["text"]
+    [replied] = await tg.say("kết luận 69 ban hành ngày nào", chat=GROUP, kind="group",
+                             reply_to_bot=True)
+    assert "11/01/2024" in replied.params["text"]
+    other_bot = await tg.say("/help@other_bot", chat=GROUP, kind="group", expect=False)
+    assert other_bot == []
+
+
+async def test_kicked_group_becomes_inactive(tg):
+    await tg.say("/help", chat=GROUP, kind="group")
+    update_id = tg.fake.my_status(GROUP, "kicked")
+    await tg.fake.wait_for(lambda: tg.fake.confirmed(update_id))
+
+    async def active() -> bool:
+        async with tg.app.sessions() as s:
+            chat = await s.scalar(select(Chat).where(Chat.external_id == str(GROUP)))
+            return chat.active
+
+    for _ in range(50):
+        if not await active():
+            break
+        await asyncio.sleep(0.05)
+    assert not await active()
+
+
+async def test_403_on_reply_marks_chat_inactive(tg):
+    await tg.say("/help", chat=GROUP - 1, kind="group")
+    tg.fake.kick(GROUP - 1)
+    update_id = tg.fake.send_text(GROUP - 1, USER, "/help", kind="group")
+    await tg.fake.wait_for(lambda: tg.fake.confirmed(update_id))
+    await asyncio.sleep(0.2)
+    async with tg.app.sessions() as s:
+        chat = await s.scalar(select(Chat).where(Chat.external_id == str(GROUP - 1)))
+        assert chat.active is False
+
+
+async def test_migrated_group_keeps_its_row_with_new_id(tg):
+    await tg.say("/help", chat=GROUP - 2, kind="group")
+    async with tg.app.sessions() as s:
+        before = await s.scalar(select(Chat).where(Chat.external_id == str(GROUP - 2)))
+    update_id = tg.fake.migrate(GROUP - 2, -1009999)
+    await tg.fake.wait_for(lambda: tg.fake.confirmed(update_id))
+    await asyncio.sleep(0.2)
+    async with tg.app.sessions() as s:
+        after = await s.scalar(select(Chat).where(Chat.external_id == "-1009999"))
+        assert after is not None and after.id == before.id
+        gone = await s.scalar(select(Chat).where(Chat.external_id == str(GROUP - 2)))
+        assert gone is None
+
+
+async def test_429_on_reply_is_retried_after_retry_after(tg):
+    tg.fake.fail_next(USER + 1, Fault(429, "Too Many Requests: retry after 1",
+                                      {"retry_after": 1}))
+    await tg.say("/help", chat=USER + 1, user=USER + 1)
+    calls = await tg.fake.wait_for(lambda: len(tg.fake.sent(USER + 1)) == 2 and
+                                   tg.fake.sent(USER + 1), timeout=10)
+    assert "Cách dùng" in calls[1].params["text"]
+    assert calls[1].at - calls[0].at >= 1.0  # waited retry_after before sending again
