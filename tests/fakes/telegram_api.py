@@ -165,7 +165,7 @@ class FakeTelegram:
         return [c for c in self.calls if c.method == method
                 and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)]
 
-    async def wait_for(self, predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    async def wait_for(self, predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]  # noqa: ASYNC109
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             result = predicate()
