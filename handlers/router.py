@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -12,7 +13,7 @@ from bot.services.people import upsert_chat, upsert_user
 from bot.services.qa import QAService
 from bot.services.roles import looks_like_code
 from content.normalize import fold
-from handlers import account, browse, qa, texts
+from handlers import account, browse, groups, qa, texts
 from handlers.payloads import parse
 from handlers.types import ChatKind, Incoming, Reply
 
@@ -29,15 +30,20 @@ class Context:
     chat: Chat
     qa: QAService
     page_size: int
+    tz: ZoneInfo
+    bot_username: str
 
 
 class Router:
     def __init__(
-        self, sessions: async_sessionmaker, qa_service: QAService, *, page_size: int = 6
+        self, sessions: async_sessionmaker, qa_service: QAService, *, page_size: int = 6,
+        tz: ZoneInfo | None = None, bot_username: str = "",
     ) -> None:
         self.sessions = sessions
         self.qa = qa_service
         self.page_size = page_size
+        self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
+        self.bot_username = bot_username
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         if incoming.chat_kind is ChatKind.GROUP and not incoming.addressed:
@@ -53,8 +59,12 @@ class Router:
                 incoming.chat_kind.value,
                 incoming.chat_title,
             )
-            ctx = Context(incoming, session, user, chat, self.qa, self.page_size)
+            ctx = Context(incoming, session, user, chat, self.qa, self.page_size, self.tz,
+                          self.bot_username)
             if incoming.payload is not None:
+                action = parse(incoming.payload)
+                if action is not None and action.kind == "link":
+                    return [await groups.link_to(ctx, action.unit_code)]
                 return self._on_payload(ctx, incoming.payload)
             return await self._on_text(ctx, incoming.text or "")
 
@@ -92,6 +102,14 @@ class Router:
                 return [greeting]
             if command in ("/toi", "/whoami"):
                 return [await account.whoami(ctx)]
+            if command == "/lienket":
+                return [await groups.link_command(ctx, argument)]
+            if command == "/huylienket":
+                return [await groups.unlink_command(ctx)]
+            if command == "/nhom":
+                return [await groups.groups_command(ctx)]
+            if command == "/moi":
+                return [await groups.invite_command(ctx, argument, self.bot_username)]
             if command in ("/help", "/trogiup", "/huongdan"):
                 return [browse.help_reply(ctx.incoming.chat_kind)]
             if command in ("/menu", "/danhmuc"):

@@ -72,3 +72,32 @@ WHOAMI_NO_ROLE = (
 )
 WHOLE_TREE = "toàn bộ hệ thống"
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "console": "máy tính"}
+
+LINK_GROUP_ONLY = (
+    "Lệnh này dùng trong nhóm: thêm tôi vào nhóm của chi bộ rồi gõ /lienket MÃ_ĐƠN_VỊ."
+)
+LINK_USAGE = "Gõ /lienket MÃ_ĐƠN_VỊ, hoặc chọn đơn vị dưới đây:"
+LINK_NO_SCOPE = (
+    "Đồng chí chưa có vai trò (bí thư, báo cáo viên, quản trị) nên chưa liên kết nhóm được. "
+    "Hãy nhận mã mời từ cấp ủy trước."
+)
+LINK_UNKNOWN_UNIT = "Không có đơn vị mã {code}. Kiểm tra lại mã đơn vị."
+LINK_DONE = "Đã liên kết nhóm này với {unit}."
+LINK_ALREADY = "Nhóm này đã liên kết với {unit} từ trước."
+LINK_NOT_ALLOWED = "Đồng chí không có quyền liên kết nhóm với {unit}."
+UNLINK_DONE = "Đã hủy liên kết nhóm này với {unit}."
+UNLINK_NONE = "Nhóm này chưa liên kết với đơn vị nào."
+UNLINK_NOT_ALLOWED = "Đồng chí không có quyền hủy liên kết của {unit}."
+GROUPS_TITLE = "Các nhóm đã liên kết ({count}):"
+GROUPS_NONE = "Chưa có nhóm nào liên kết trong phạm vi của đồng chí."
+GROUPS_INACTIVE = " — bot đã bị xóa khỏi nhóm"
+INVITE_USAGE = (
+    "Tạo mã mời: /moi VAI_TRÒ MÃ_ĐƠN_VỊ [SỐ_LẦN]\n"
+    "Vai trò: bithu (bí thư/phó bí thư), dangvien (đảng viên); quản trị viên có thêm "
+    "baocaovien, quantri.\nVí dụ: /moi bithu X01-CB01"
+)
+INVITE_NOT_ALLOWED = "Đồng chí không có quyền tạo mã mời {role} cho {unit}."
+INVITE_CREATED = (
+    "Mã mời {role} của {unit}: {code}\nDùng được {uses} lần, hết hạn {expires}.\n"
+    "Người được mời mở đường dẫn hoặc gửi mã này cho tôi.{link}"
+)

@@ -177,3 +177,17 @@ async def test_429_on_reply_is_retried_after_retry_after(tg):
                                    tg.fake.sent(USER + 1), timeout=10)
     assert "Cách dùng" in calls[1].params["text"]
     assert calls[1].at - calls[0].at >= 1.0  # waited retry_after before sending again
+
+
+async def test_group_link_and_refusals_over_telegram(tg):
+    async with tg.app.sessions() as s, s.begin():
+        cell = await orgs.get_unit(s, "X02-CB02")
+        code = (await roles.create_invite(s, Role.SECRETARY, cell)).code
+    await tg.say(f"/start {code}")
+    [linked] = await tg.say("/lienket X02-CB02", chat=GROUP - 5, kind="group")
+    assert "Đã liên kết nhóm này với Chi bộ thôn 2 (X02-CB02)" in linked.params["text"]
+    stranger = USER + 77
+    [refused] = await tg.say("/lienket X02-CB02", chat=GROUP - 6, user=stranger, kind="group")
+    assert "chưa có vai trò" in refused.params["text"]
+    [no_invite] = await tg.say("/moi bithu X02-CB02", chat=stranger, user=stranger)
+    assert "không có quyền" in no_invite.params["text"]

@@ -46,11 +46,15 @@ PRIVATE_COMMANDS = [
     BotCommand("menu", "Danh mục câu hỏi"),
     BotCommand("help", "Hướng dẫn sử dụng"),
     BotCommand("toi", "Vai trò của tôi"),
+    BotCommand("nhom", "Các nhóm đã liên kết"),
+    BotCommand("moi", "Tạo mã mời"),
 ]
 GROUP_COMMANDS = [
     BotCommand("help", "Hướng dẫn sử dụng"),
     BotCommand("menu", "Danh mục câu hỏi"),
     BotCommand("hoi", "Hỏi một câu, ví dụ: /hoi nq57 ban hành ngày nào"),
+    BotCommand("lienket", "Liên kết nhóm với chi bộ/đơn vị"),
+    BotCommand("huylienket", "Hủy liên kết nhóm"),
 ]
 GONE_STATUSES = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
 
@@ -87,6 +91,8 @@ class TelegramChannel:
     # -- lifecycle -----------------------------------------------------------------------------
     async def _set_commands(self) -> None:
         bot = self.ptb.bot
+        if not self.app.router.bot_username and bot.username:
+            self.app.router.bot_username = bot.username  # for t.me invite links
         await bot.set_my_commands(PRIVATE_COMMANDS, scope=BotCommandScopeAllPrivateChats())
         await bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
         log.info("Telegram bot @%s ready", bot.username)
