@@ -188,6 +188,6 @@ async def test_group_link_and_refusals_over_telegram(tg):
     assert "Đã liên kết nhóm này với Chi bộ thôn 2 (X02-CB02)" in linked.params["text"]
     stranger = USER + 77
     [refused] = await tg.say("/lienket X02-CB02", chat=GROUP - 6, user=stranger, kind="group")
-    assert "chưa có vai trò" in refused.params["text"]
+    assert "không có quyền" in refused.params["text"]
     [no_invite] = await tg.say("/moi bithu X02-CB02", chat=stranger, user=stranger)
     assert "không có quyền" in no_invite.params["text"]
