@@ -54,15 +54,25 @@ async def _cmd_run(settings: Settings) -> int:
 
     from bot.app import build_app
     from bot.channels.telegram import TelegramChannel
+    from bot.web import WebServer
 
     app = await build_app(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    web = WebServer(settings.web_host, settings.web_port)
     try:
-        await TelegramChannel(app).run(stop)
+        telegram = TelegramChannel(app)
+        if telegram.webhook:
+            telegram.mount(web)
+        await web.start()
+        await telegram.run(stop)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     finally:
+        await web.stop()
         await app.close()
     return 0
 

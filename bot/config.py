@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     telegram_concurrent_updates: int = 8
     telegram_poll_interval: float = 0.0
     telegram_poll_timeout: int = 10
+    telegram_webhook_url: str = ""  # public https URL; empty = long polling
+    telegram_webhook_secret: str = ""
+    telegram_webhook_path: str = "/telegram/webhook"
+
+    # the project's own web server (webhooks, health)
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
     zalo_bot_token: str = ""
@@ -48,6 +55,13 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _secret_charset(cls, value: str) -> str:
+        if (value and not all(c.isalnum() or c in "_-" for c in value)) or len(value) > 256:
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET: 1–256 ký tự A-Z a-z 0-9 _ -")
         return value
 
     @field_validator("timezone")

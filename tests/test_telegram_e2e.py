@@ -191,3 +191,49 @@ async def test_group_link_and_refusals_over_telegram(tg):
     assert "không có quyền" in refused.params["text"]
     [no_invite] = await tg.say("/moi bithu X02-CB02", chat=stranger, user=stranger)
     assert "không có quyền" in no_invite.params["text"]
+
+
+async def test_webhook_checks_the_secret_and_handles_updates(database_url):
+    import aiohttp
+
+    from bot.web import WebServer
+
+    fake = await FakeTelegram().start()
+    settings = make_settings(
+        database_url, telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url,
+        telegram_webhook_url="https://bot.example.vn/telegram/webhook",
+        telegram_webhook_secret="s3cret-Value_1", web_port=0,
+    )
+    app = await build_app(settings)
+    channel = TelegramChannel(app)
+    web = WebServer("127.0.0.1", 0)
+    channel.mount(web)
+    port = await web.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(channel.run(stop))
+    url = f"http://127.0.0.1:{port}/telegram/webhook"
+    try:
+        await fake.wait_for(lambda: fake.webhook)
+        assert fake.webhook == {"url": "https://bot.example.vn/telegram/webhook",
+                                "secret_token": "s3cret-Value_1"}
+        update = fake.pop_update(fake.send_text(USER, USER, "kl69 ban hanh ngay nao"))
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json=update) as missing:
+                assert missing.status == 401
+            async with http.post(url, json=update,
+                                 headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as bad:
+                assert bad.status == 401
+            assert fake.sent(USER) == []
+            async with http.post(url, json=update,
+                                 headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-Value_1"}
+                                 ) as good:
+                assert good.status == 200
+        [reply] = await fake.wait_for(lambda: fake.sent(USER))
+        assert "11/01/2024" in reply.params["text"]
+        assert fake.sent(method="getUpdates") == []
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        await web.stop()
+        await app.close()
+        await fake.stop()

@@ -34,6 +34,7 @@ from telegram.ext import (
 
 from bot.app import App
 from bot.services.people import migrate_chat, set_chat_active
+from bot.web import WebServer
 from handlers import texts
 from handlers.render import split_text
 from handlers.types import ChatKind, Incoming, Reply
@@ -41,6 +42,7 @@ from handlers.types import ChatKind, Incoming, Reply
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
+WEBHOOK_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PRIVATE_COMMANDS = [
     BotCommand("start", "Trang đầu"),
     BotCommand("menu", "Danh mục câu hỏi"),
@@ -80,6 +82,11 @@ class TelegramChannel:
             .rate_limiter(AIORateLimiter(max_retries=settings.telegram_max_retries))
             .concurrent_updates(settings.telegram_concurrent_updates)
         )
+        self.webhook = bool(settings.telegram_webhook_url)
+        if self.webhook:
+            if not settings.telegram_webhook_secret:
+                raise ValueError("TELEGRAM_WEBHOOK_URL cần kèm TELEGRAM_WEBHOOK_SECRET")
+            builder = builder.updater(None)
         self.ptb: Application = builder.build()
         self.ptb.add_handler(ChatMemberHandler(self._on_my_status,
                                                ChatMemberHandler.MY_CHAT_MEMBER))
@@ -97,20 +104,40 @@ class TelegramChannel:
         await bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
         log.info("Telegram bot @%s ready", bot.username)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Long polling until `stop` is set."""
+    async def run(self, stop: asyncio.Event, web: WebServer | None = None) -> None:
+        """Long polling, or webhook on the project's web server, until `stop` is set."""
+        settings = self.app.settings
         async with self.ptb:
             await self._set_commands()
             await self.ptb.start()
-            assert self.ptb.updater is not None
-            await self.ptb.updater.start_polling(
-                allowed_updates=Update.ALL_TYPES,
-                poll_interval=self.app.settings.telegram_poll_interval,
-                timeout=self.app.settings.telegram_poll_timeout,
-            )
-            await stop.wait()
-            await self.ptb.updater.stop()
+            if self.webhook:
+                await self.ptb.bot.set_webhook(
+                    settings.telegram_webhook_url,
+                    secret_token=settings.telegram_webhook_secret,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+                await stop.wait()
+            else:
+                assert self.ptb.updater is not None
+                await self.ptb.updater.start_polling(
+                    allowed_updates=Update.ALL_TYPES,
+                    poll_interval=settings.telegram_poll_interval,
+                    timeout=settings.telegram_poll_timeout,
+                )
+                await stop.wait()
+                await self.ptb.updater.stop()
             await self.ptb.stop()
+
+    def mount(self, web: WebServer) -> None:
+        """Serve the webhook from the project's web server (checks the secret header)."""
+        settings = self.app.settings
+        web.add_webhook(settings.telegram_webhook_path, settings.telegram_webhook_secret,
+                        WEBHOOK_SECRET_HEADER, self._enqueue)
+
+    async def _enqueue(self, body: dict) -> None:
+        update = Update.de_json(body, self.ptb.bot)
+        if update is not None:
+            await self.ptb.update_queue.put(update)
 
     # -- updates → Incoming --------------------------------------------------------------------
     def _incoming(self, message: Message) -> Incoming | None:

@@ -50,6 +50,7 @@ class FakeTelegram:
     _migrated: dict[int, int] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     port: int = 0
+    webhook: dict[str, Any] | None = None
 
     # -- server ------------------------------------------------------------------------------
     async def start(self) -> FakeTelegram:
@@ -71,6 +72,12 @@ class FakeTelegram:
         return f"http://127.0.0.1:{self.port}/bot"
 
     # -- test controls -----------------------------------------------------------------------
+    def pop_update(self, update_id: int) -> dict[str, Any]:
+        """Take an injected update out of the queue (to post it to a webhook instead)."""
+        update = next(u for u in self._updates if u["update_id"] == update_id)
+        self._updates.remove(update)
+        return update
+
     def _push(self, update: dict[str, Any]) -> int:
         update_id = next(self._update_ids)
         self._updates.append({"update_id": update_id, **update})
@@ -225,6 +232,14 @@ class FakeTelegram:
                          "can_read_all_group_messages": False, "supports_inline_queries": False})
 
     async def _m_deletewebhook(self, _params: dict[str, Any]) -> web.Response:
+        self.webhook = None
+        return self._ok(True)
+
+    async def _m_setwebhook(self, params: dict[str, Any]) -> web.Response:
+        secret = str(params.get("secret_token", ""))
+        if not params.get("url") or (secret and not all(c.isalnum() or c in "_-" for c in secret)):
+            return self._error(400, "Bad Request: bad webhook")
+        self.webhook = {"url": params["url"], "secret_token": secret}
         return self._ok(True)
 
     async def _m_setmycommands(self, params: dict[str, Any]) -> web.Response:
@@ -324,6 +339,7 @@ _CANONICAL = {
     "getupdates": "getUpdates",
     "getme": "getMe",
     "deletewebhook": "deleteWebhook",
+    "setwebhook": "setWebhook",
     "setmycommands": "setMyCommands",
     "editmessagetext": "editMessageText",
     "answercallbackquery": "answerCallbackQuery",
