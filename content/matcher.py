@@ -384,11 +384,13 @@ class Matcher:
             feats["qcov_ans"] = float(ans_cov[ei])
             feats["key_agree"] = float(agree)
             feats["key_disagree"] = float(bool(covered_keys) and not agree)
-            # a number the question names (a year, a percentage) that the entry never mentions
             known = bags[ei] | self._answer_tokens[ei]
             feats["qcov_all"] = sum(self._idf(t) for t in q_tokens & known) / q_mass
+            # a number the question names (a year, a count) that no wording of the entry has;
+            # answers are not used here, since they mention the other year to warn ("đừng nhầm")
             feats["num_miss"] = (
-                sum(1 for n in q_numbers if n not in known) / len(q_numbers) if q_numbers else 0.0
+                sum(1 for n in q_numbers if n not in bags[ei]) / len(q_numbers)
+                if q_numbers else 0.0
             )
             rank = sum(w * feats.get(k, 0.0) for k, w in rank_weights.items())
             feats["rank"] = rank

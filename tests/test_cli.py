@@ -79,8 +79,12 @@ def test_db_upgrade_and_current(tmp_path):
     up = nqbot("db", "upgrade", tmp_path=tmp_path)
     assert up.returncode == 0, up.stderr
     assert "trống →" in up.stdout
+    from bot.db.migrate import head_revision
+
     cur = nqbot("db", "current", tmp_path=tmp_path)
-    assert "0001" in cur.stdout
+    assert f"Phiên bản cơ sở dữ liệu: {head_revision()} (mới nhất: {head_revision()})" in (
+        cur.stdout
+    )
 
 
 def test_content_check_command(tmp_path):
