@@ -14,8 +14,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Start the bot (console chat when no bot token is configured). Migrates the database first.
+## Start the bot (console chat when no bot token is configured). Migrates the database first
+## and loads the demo org tree into an empty database.
 run: $(STAMP)
+	$(BIN)/nqbot org demo
 	$(BIN)/nqbot run
 
 ## Install (if needed) and run the whole test suite.

@@ -14,6 +14,7 @@ from bot.config import Settings, get_settings
 from bot.db.migrate import DatabaseTooNewError
 
 log = logging.getLogger("nqbot")
+DEMO_ORG_CSV = Path(__file__).resolve().parent.parent / "content" / "demo" / "org_demo.csv"
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -136,6 +137,24 @@ async def _cmd_org(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         print(f"Đã nhập: {report.created} đơn vị mới, {report.updated} cập nhật, "
               f"{report.unchanged} không đổi.")
+        return 0
+    if args.org_command == "demo":
+        from sqlalchemy import func, select
+
+        from bot.db.models import OrgUnit
+
+        text = await asyncio.to_thread(DEMO_ORG_CSV.read_text, encoding="utf-8")
+
+        async def load_if_empty(session):  # type: ignore[no-untyped-def]
+            if await session.scalar(select(func.count()).select_from(OrgUnit)):
+                return None
+            return await orgs.import_units(session, orgs.parse_csv(text))
+
+        report = await _with_session(settings, load_if_empty)
+        if report is None:
+            print("Cây tổ chức đã có dữ liệu: không nạp cây mẫu.")
+        else:
+            print(f"Đã nạp cây tổ chức mẫu: {report.created} đơn vị (xem: nqbot org tree).")
         return 0
     if args.org_command == "export":
         text = await _with_session(settings, orgs.export_csv)
@@ -309,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     org_import.add_argument("file")
     org_export = org_sub.add_parser("export", help="xuất ra CSV")
     org_export.add_argument("-o", "--output")
+    org_sub.add_parser("demo", help="nạp cây tổ chức mẫu nếu cơ sở dữ liệu chưa có đơn vị nào")
     org_tree = org_sub.add_parser("tree", help="in cây tổ chức")
     org_tree.add_argument("code", nargs="?")
     admin = sub.add_parser("admin", help="quản trị viên")

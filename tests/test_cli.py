@@ -139,3 +139,10 @@ def test_admin_add_and_invite_create(tmp_path):
     bad_time = nqbot("invite", "create", "--role", "member", "--org", "X01", "--expires", "mai",
                      tmp_path=tmp_path)
     assert bad_time.returncode == 2 and "không hợp lệ" in bad_time.stderr
+
+
+def test_demo_tree_is_loaded_only_into_an_empty_database(tmp_path):
+    first = nqbot("org", "demo", tmp_path=tmp_path)
+    assert "Đã nạp cây tổ chức mẫu: 37 đơn vị" in first.stdout
+    second = nqbot("org", "demo", tmp_path=tmp_path)
+    assert "không nạp cây mẫu" in second.stdout
