@@ -69,6 +69,7 @@ ABBREVIATIONS: dict[str, str] = {
     "j": "gi",
     "bn": "bao nhieu",
     "bnh": "bao nhieu",
+    "may": "bao nhieu",  # "mấy" (how many); "máy" (machine) does not occur in these documents
     "ntn": "nhu the nao",
     "sao": "sao",
     "dc": "duoc",

@@ -82,7 +82,7 @@ def test_no_unconfirmed_figure_is_stated():
     for e in kb.entries.values():
         for pattern in UNCONFIRMED:
             for m in re.finditer(pattern, e.answer):
-                window = e.answer[max(0, m.start() - 160) : m.end() + 160].lower()
+                window = e.answer[max(0, m.start() - 250) : m.end() + 250].lower()
                 assert "chưa" in window and ("kiểm chứng" in window or "xác" in window), (
                     f"{e.id} states an unconfirmed figure: {m.group(0)}"
                 )
