@@ -24,9 +24,10 @@ GROUP = -100500
 
 
 class Harness:
-    def __init__(self, fake: FakeTelegram, app) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, fake: FakeTelegram, app, channel) -> None:  # type: ignore[no-untyped-def]
         self.fake = fake
         self.app = app
+        self.channel = channel
 
     async def say(self, text: str, chat: int = USER, user: int = USER, *,
                   expect: bool = True, **kw) -> list:
@@ -63,7 +64,7 @@ async def tg(database_url: str) -> AsyncIterator[Harness]:
     task = asyncio.create_task(channel.run(stop))
     try:
         await fake.wait_for(lambda: fake.sent(method="getUpdates"))
-        yield Harness(fake, app)
+        yield Harness(fake, app, channel)
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)
@@ -237,3 +238,16 @@ async def test_webhook_checks_the_secret_and_handles_updates(database_url):
         await web.stop()
         await app.close()
         await fake.stop()
+
+
+async def test_long_reply_is_split_under_the_limit_with_buttons_last(tg):
+    from handlers.types import Button, Reply
+
+    text = "\n\n".join(f"Đoạn {i}: " + "nội dung khá dài của câu trả lời. " * 30
+                       for i in range(12))
+    await tg.channel.send(USER + 9, [Reply(text, [[Button("🏠 Danh mục", "m")]])])
+    calls = tg.fake.sent(USER + 9)
+    assert len(calls) >= 2
+    assert all(len(c.params["text"]) <= 4096 for c in calls)
+    assert [bool(c.params.get("reply_markup")) for c in calls] == [False] * (len(calls) - 1) + [
+        True]
