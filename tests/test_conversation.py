@@ -161,3 +161,15 @@ async def test_console_splits_long_replies(app):
 
     text, _ = render(Reply("Một câu rất dài. " * 100), max_chars=300)
     assert all(len(part) <= 300 for part in text.split("\n\n"))
+
+
+async def test_first_messages_from_one_person_at_once_make_one_user(app):
+    import asyncio
+
+    results = await asyncio.gather(
+        *(app.router.handle(_msg("/help")) for _ in range(4)), return_exceptions=True
+    )
+    assert all(not isinstance(r, Exception) for r in results), results
+    async with app.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(User)) == 1
+        assert await s.scalar(select(func.count()).select_from(Chat)) == 1

@@ -3,57 +3,64 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Chat, User, utcnow
 
 
+async def _get_or_create(
+    session: AsyncSession, model: type[User] | type[Chat], channel: str, external_id: str,
+    **fields: object,
+) -> tuple[User | Chat, bool]:
+    """Fetch the row for (channel, external_id) or insert it. Two first messages from the same
+    person processed at once both end up with the one row (the loser re-reads it)."""
+    query = select(model).where(model.channel == channel, model.external_id == external_id)
+    row = await session.scalar(query)
+    if row is not None:
+        return row, False
+    try:
+        async with session.begin_nested():
+            row = model(channel=channel, external_id=external_id, **fields)
+            session.add(row)
+            await session.flush()
+        return row, True
+    except IntegrityError:
+        existing = await session.scalar(query)
+        assert existing is not None
+        return existing, False
+
+
 async def upsert_user(
     session: AsyncSession, channel: str, external_id: str, display_name: str | None
 ) -> User:
-    user = await session.scalar(
-        select(User).where(User.channel == channel, User.external_id == external_id)
-    )
     now = utcnow()
-    if user is None:
-        user = User(
-            channel=channel,
-            external_id=external_id,
-            display_name=display_name,
-            created_at=now,
-            last_seen_at=now,
-        )
-        session.add(user)
-    else:
+    user, created = await _get_or_create(
+        session, User, channel, external_id,
+        display_name=display_name, created_at=now, last_seen_at=now,
+    )
+    assert isinstance(user, User)
+    if not created:
         user.last_seen_at = now
         if display_name:
             user.display_name = display_name
-    await session.flush()
+        await session.flush()
     return user
 
 
 async def upsert_chat(
     session: AsyncSession, channel: str, external_id: str, kind: str, title: str | None
 ) -> Chat:
-    chat = await session.scalar(
-        select(Chat).where(Chat.channel == channel, Chat.external_id == external_id)
-    )
     now = utcnow()
-    if chat is None:
-        chat = Chat(
-            channel=channel,
-            external_id=external_id,
-            kind=kind,
-            title=title,
-            active=True,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(chat)
-    elif title and chat.title != title:
+    chat, created = await _get_or_create(
+        session, Chat, channel, external_id,
+        kind=kind, title=title, active=True, created_at=now, updated_at=now,
+    )
+    assert isinstance(chat, Chat)
+    if not created and title and chat.title != title:
         chat.title = title
         chat.updated_at = now
-    await session.flush()
+        await session.flush()
     return chat
 
 
