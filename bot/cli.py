@@ -43,18 +43,12 @@ async def _cmd_chat(settings: Settings) -> int:
 
 
 async def _cmd_run(settings: Settings) -> int:
-    if not settings.telegram_bot_token:
-        if settings.zalo_bot_token:
-            log.error("Bản này chưa có kênh Zalo; hãy dùng Telegram hoặc chế độ terminal.")
-            return 2
+    if not settings.telegram_bot_token and not settings.zalo_bot_token:
         print("Chưa cấu hình token Telegram/Zalo: mở chế độ trò chuyện trên terminal.")
         return await _cmd_chat(settings)
-    if settings.zalo_bot_token:
-        log.warning("Bản này chưa có kênh Zalo: chỉ chạy Telegram.")
     import signal
 
     from bot.app import build_app
-    from bot.channels.telegram import TelegramChannel
     from bot.web import WebServer
 
     app = await build_app(settings)
@@ -64,11 +58,20 @@ async def _cmd_run(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     web = WebServer(settings.web_host, settings.web_port)
     try:
-        telegram = TelegramChannel(app)
-        if telegram.webhook:
-            telegram.mount(web)
+        channels = []
+        if settings.telegram_bot_token:
+            from bot.channels.telegram import TelegramChannel
+
+            channels.append(TelegramChannel(app))
+        if settings.zalo_bot_token:
+            from bot.channels.zalo import ZaloChannel
+
+            channels.append(ZaloChannel(app))
+        for channel in channels:
+            if channel.webhook:
+                channel.mount(web)
         await web.start()
-        await telegram.run(stop)
+        await asyncio.gather(*(channel.run(stop) for channel in channels))
     except ValueError as exc:
         log.error("%s", exc)
         return 2

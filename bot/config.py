@@ -41,6 +41,12 @@ class Settings(BaseSettings):
 
     zalo_bot_token: str = ""
     zalo_api_base_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_webhook_url: str = ""  # public https URL; empty = long polling
+    zalo_webhook_secret: str = ""
+    zalo_webhook_path: str = "/zalo/webhook"
+    zalo_poll_timeout: int = 30
+    zalo_poll_floor: float = 1.0  # seconds between polls (getUpdates has no offset)
+    zalo_options_ttl_minutes: int = 60  # how long numbered options stay valid
 
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: str = "INFO"

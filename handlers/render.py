@@ -65,3 +65,11 @@ def shorten(text: str, limit: int) -> str:
         return text
     cut = text.rfind(" ", 0, limit - 1)
     return text[: cut if cut > limit // 2 else limit - 1].rstrip(" ,;:") + "…"
+
+
+def numbered(text: str, labels: list[str], hint: str) -> str:
+    """A reply's text with its buttons as numbered options, for channels without buttons."""
+    if not labels:
+        return text
+    options = "\n".join(f"{i}. {label}" for i, label in enumerate(labels, start=1))
+    return f"{text}\n\n{options}\n{hint.format(n=len(labels))}"

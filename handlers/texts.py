@@ -101,3 +101,11 @@ INVITE_CREATED = (
     "Mã mời {role} của {unit}: {code}\nDùng được {uses} lần, hết hạn {expires}.\n"
     "Người được mời mở đường dẫn hoặc gửi mã này cho tôi.{link}"
 )
+
+OPTIONS_HINT = "(Gõ số từ 1 đến {n} để chọn, hoặc gõ câu hỏi.)"
+OPTIONS_HINT_GROUP = "(Trả lời tin này hoặc nhắc tên bot kèm số 1 đến {n} để chọn.)"
+STALE_OPTION = (
+    "Số này không còn dùng được (đã quá lâu hoặc không có trong danh sách). "
+    "Gõ /menu để xem lại."
+)
+UNSUPPORTED_MESSAGE = "Tôi chỉ đọc được tin nhắn chữ. Đồng chí gõ câu hỏi giúp tôi nhé."

@@ -8,24 +8,20 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from handlers.render import split_text
+from handlers import texts
+from handlers.render import numbered, split_text
 from handlers.router import Router
 from handlers.types import Button, Incoming, Reply
 
 EXIT_WORDS = {"/thoat", "/exit", "/quit", "thoat", "exit", "quit"}
 PROMPT = "Bạn: "
-CHOOSE_HINT = "(Gõ số để chọn, hoặc gõ câu hỏi. Gõ /thoat để thoát.)"
 
 
 def render(reply: Reply, max_chars: int) -> tuple[str, list[Button]]:
-    """Text of a reply with its buttons as a numbered list (also used for Zalo-like channels)."""
+    """Text of a reply with its buttons as numbered options (the same rendering as Zalo)."""
     buttons = reply.flat_buttons()
-    parts = split_text(reply.text, max_chars)
-    lines = ["\n\n".join(parts)]
-    if buttons:
-        lines.append("")
-        lines.extend(f"  {i}. {b.label}" for i, b in enumerate(buttons, start=1))
-    return "\n".join(lines), buttons
+    body = "\n\n".join(split_text(reply.text, max_chars))
+    return numbered(body, [b.label for b in buttons], texts.OPTIONS_HINT), buttons
 
 
 class ConsoleChat:
@@ -66,12 +62,11 @@ class ConsoleChat:
             text, buttons = render(reply, self.max_chars)
             self.buttons = buttons or self.buttons
             self.out.write(f"\nTrợ lý: {text}\n")
-            if buttons:
-                self.out.write(f"{CHOOSE_HINT}\n")
         self.out.flush()
         return replies
 
     async def run(self, first: str | None = "/start") -> None:
+        self.out.write("(Trò chuyện trên terminal. Gõ /thoat để thoát.)\n")
         if first:
             await self.send(first)
         loop = asyncio.get_running_loop()

@@ -1,0 +1,58 @@
+"""Conversation state in the database: numbered options (buttons on channels without them)
+and deduplication of updates that a platform may deliver more than once."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import DialogState, ProcessedUpdate, utcnow
+
+OPTIONS = "options"
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
+
+
+async def save_options(session: AsyncSession, channel: str, chat_id: str, user_id: str,
+                       payloads: list[str], ttl: timedelta) -> None:
+    """Remember the options just shown to this user in this chat (replacing older ones)."""
+    state = await session.scalar(select(DialogState).where(
+        DialogState.channel == channel, DialogState.chat_id == chat_id,
+        DialogState.user_id == user_id))
+    now = utcnow()
+    if state is None:
+        state = DialogState(channel=channel, chat_id=chat_id, user_id=user_id)
+        session.add(state)
+    state.kind, state.data = OPTIONS, json.dumps(payloads)
+    state.expires_at, state.updated_at = now + ttl, now
+    await session.flush()
+
+
+async def resolve_option(session: AsyncSession, channel: str, chat_id: str, user_id: str,
+                         number: int) -> str | None:
+    """The payload behind option `number`, or None if there is no such live option."""
+    state = await session.scalar(select(DialogState).where(
+        DialogState.channel == channel, DialogState.chat_id == chat_id,
+        DialogState.user_id == user_id, DialogState.kind == OPTIONS))
+    if state is None or _aware(state.expires_at) <= utcnow():
+        return None
+    payloads = json.loads(state.data)
+    return payloads[number - 1] if 1 <= number <= len(payloads) else None
+
+
+async def first_time(session: AsyncSession, channel: str, key: str) -> bool:
+    """True the first time an update key is seen (a unique row is the lock across processes)."""
+    try:
+        async with session.begin_nested():
+            session.add(ProcessedUpdate(channel=channel, update_key=key[:128],
+                                        created_at=utcnow()))
+            await session.flush()
+        return True
+    except IntegrityError:
+        return False

@@ -1,0 +1,165 @@
+"""End to end on Zalo: the project's client over real HTTP against a local fake Bot Platform."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.app import build_app
+from bot.channels.zalo import ZaloChannel
+from bot.services import orgs, roles
+from bot.services.roles import Role
+from bot.web import WebServer
+from handlers import texts
+from handlers.types import ChatKind, Reply
+from tests.conftest import make_settings
+from tests.fakes.zalo_api import FakeZalo
+
+DEMO = Path(__file__).resolve().parent.parent / "content" / "demo" / "org_demo.csv"
+USER = "u-zalo-7"
+
+
+class Harness:
+    def __init__(self, fake: FakeZalo, app, channel) -> None:  # type: ignore[no-untyped-def]
+        self.fake, self.app, self.channel = fake, app, channel
+
+    async def say(self, text: str, user: str = USER, **kw) -> list[str]:
+        before = len(self.fake.sent())
+        self.fake.queue(self.fake.update(kw.pop("chat", user), user, text, **kw))
+        await self.fake.wait_for(lambda: len(self.fake.sent()) > before)
+        await asyncio.sleep(0.1)
+        return [c.params["text"] for c in self.fake.sent()[before:]]
+
+
+@pytest.fixture
+async def zalo(database_url: str) -> AsyncIterator[Harness]:
+    fake = await FakeZalo().start()
+    settings = make_settings(database_url, zalo_bot_token=fake.token,
+                             zalo_api_base_url=fake.base_url, zalo_poll_timeout=1,
+                             zalo_poll_floor=0.05)
+    app = await build_app(settings)
+    async with app.sessions() as s, s.begin():
+        await orgs.import_units(s, orgs.parse_csv(DEMO.read_text(encoding="utf-8")))
+    channel = ZaloChannel(app)
+    stop = asyncio.Event()
+    task = asyncio.create_task(channel.run(stop))
+    try:
+        await fake.wait_for(lambda: any(c.method == "getUpdates" for c in fake.calls))
+        yield Harness(fake, app, channel)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        await app.close()
+        await fake.stop()
+
+
+async def test_start_shows_numbered_options(zalo):
+    [greeting] = await zalo.say("/start")
+    assert "Xin chào Bác Ba" in greeting
+    assert "\n1. 📘 Nghị quyết 57-NQ/TW" in greeting
+    assert "Gõ số từ 1 đến" in greeting
+
+
+async def test_question_without_diacritics(zalo):
+    [answer] = await zalo.say("nghi quyet 57 ban hanh ngay nao")
+    assert "22/12/2024" in answer and "Nguồn: Nghị quyết 57-NQ/TW" in answer
+
+
+async def test_browsing_by_numbers_and_stale_numbers(zalo):
+    [menu] = await zalo.say("/menu")
+    assert "1. 📘 Nghị quyết 57-NQ/TW" in menu
+    [topics] = await zalo.say("1")
+    assert "Chọn chủ đề" in topics
+    [questions] = await zalo.say("1")
+    assert "Chọn câu hỏi" in questions
+    [card] = await zalo.say("1")
+    assert "Nguồn:" in card
+    [stale] = await zalo.say("9")  # the card offers fewer options than that
+    assert stale == texts.STALE_OPTION
+    [nothing] = await zalo.say("2", user="someone-else")
+    assert nothing == texts.STALE_OPTION
+
+
+async def test_invite_code_binds_a_role(zalo):
+    async with zalo.app.sessions() as s, s.begin():
+        unit = await orgs.get_unit(s, "X04-CB02")
+        code = (await roles.create_invite(s, Role.SECRETARY, unit)).code
+    [bound] = await zalo.say(code)
+    assert "bí thư/phó bí thư của Chi bộ thôn 2 (X04-CB02)" in bound
+    [me] = await zalo.say("/toi")
+    assert "Zalo" in me and "X04-CB02" in me
+
+
+async def test_long_answer_is_split_in_two_under_the_limit(zalo):
+    text = " ".join(f"Câu số {i} của một câu trả lời rất dài." for i in range(70))
+    assert 2300 < len(text) < 3600
+    await zalo.channel._send("long-chat", USER, ChatKind.PRIVATE, [Reply(text)])
+    parts = [c.params["text"] for c in zalo.fake.sent("long-chat")]
+    assert len(parts) == 2 and all(len(p) <= 2000 for p in parts)
+    assert " ".join(parts).split() == text.split()
+
+
+async def test_group_mentions_and_own_echo(zalo):
+    [answer] = await zalo.say(f"@{zalo.fake.bot_name} kl69 ban hanh ngay nao", chat="grp-1",
+                              group=True)
+    assert "11/01/2024" in answer and "Trả lời tin này hoặc nhắc tên bot" in answer
+    last = answer.splitlines()[-2]  # "3. 🏠 Danh mục": pressed by "@bot 3"
+    [menu] = await zalo.say(f"@{zalo.fake.bot_name} {last.split('.')[0]}", chat="grp-1",
+                            group=True)
+    assert "Chọn văn bản" in menu
+    before = len(zalo.fake.sent())
+    zalo.fake.queue(zalo.fake.update("grp-1", zalo.fake.bot_id, "tin của chính bot"))
+    await asyncio.sleep(0.5)
+    assert len(zalo.fake.sent()) == before
+
+
+async def test_send_errors_do_not_break_the_bot(zalo):
+    zalo.fake.fail_next(USER, 429, "Quota exceeded")
+    zalo.fake.queue(zalo.fake.update(USER, USER, "/help"))
+    await asyncio.sleep(0.5)
+    [after] = await zalo.say("/help")
+    assert "Cách dùng" in after
+
+
+async def test_webhook_secret_and_duplicate_delivery(database_url):
+    fake = await FakeZalo().start()
+    settings = make_settings(database_url, zalo_bot_token=fake.token,
+                             zalo_api_base_url=fake.base_url,
+                             zalo_webhook_url="https://bot.example.vn/zalo/webhook",
+                             zalo_webhook_secret="zalo-secret-123")
+    app = await build_app(settings)
+    channel = ZaloChannel(app)
+    web = WebServer("127.0.0.1", 0)
+    channel.mount(web)
+    port = await web.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(channel.run(stop))
+    url = f"http://127.0.0.1:{port}/zalo/webhook"
+    update = fake.update(USER, USER, "ket luan 69 co may nhiem vu")
+    try:
+        await fake.wait_for(lambda: fake.webhook)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json={"ok": True, "result": update}) as missing:
+                assert missing.status == 401
+            async with http.post(url, json=update,
+                                 headers={"X-Bot-Api-Secret-Token": "wrong-secret"}) as bad:
+                assert bad.status == 401
+            for body in ({"ok": True, "result": update}, update):  # wrapped, then bare
+                async with http.post(url, json=body,
+                                     headers={"X-Bot-Api-Secret-Token": "zalo-secret-123"}) as ok:
+                    assert ok.status == 200
+        await fake.wait_for(lambda: fake.sent(USER))
+        await asyncio.sleep(0.5)
+        [reply] = fake.sent(USER)  # the duplicate delivery was handled once
+        assert "6" in reply.params["text"]
+        assert not any(c.method == "getUpdates" for c in fake.calls)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        await web.stop()
+        await app.close()
+        await fake.stop()
