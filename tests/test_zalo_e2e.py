@@ -163,3 +163,16 @@ async def test_webhook_secret_and_duplicate_delivery(database_url):
         await web.stop()
         await app.close()
         await fake.stop()
+
+
+async def test_client_errors_never_show_the_token():
+    from bot.channels.zalo_client import ZaloClient, ZaloError
+
+    token = "999:very-secret-zalo-token"
+    client = ZaloClient("http://127.0.0.1:99999", token, request_timeout=2)  # invalid port
+    try:
+        with pytest.raises(ZaloError) as err:
+            await client.get_me()
+        assert token not in str(err.value) and "***" in str(err.value)
+    finally:
+        await client.close()
