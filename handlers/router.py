@@ -102,6 +102,8 @@ class Router:
                 return [greeting]
             if command in ("/toi", "/whoami"):
                 return [await account.whoami(ctx)]
+            if command in ("/lienketzalo", "/lienkettelegram", "/lienkettaikhoan"):
+                return [await account.link_code(ctx)]
             if command == "/lienket":
                 return [await groups.link_command(ctx, argument)]
             if command == "/huylienket":

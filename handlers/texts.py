@@ -109,3 +109,11 @@ STALE_OPTION = (
     "Gõ /menu để xem lại."
 )
 UNSUPPORTED_MESSAGE = "Tôi chỉ đọc được tin nhắn chữ. Đồng chí gõ câu hỏi giúp tôi nhé."
+
+LINK_CODE_CREATED = (
+    "Mã liên kết tài khoản: {code}\nTrong 15 phút, gửi mã này cho bot trên {other} "
+    "(từ tài khoản của chính đồng chí) để hai tài khoản dùng chung vai trò."
+)
+LINK_CODE_DONE = "Đã liên kết tài khoản {this} này với tài khoản {other} của đồng chí."
+LINK_CODE_SAME = "Mã này phải gửi từ tài khoản trên kênh còn lại ({other}), không phải kênh này."
+LINK_CODE_EXPIRED = "Mã liên kết đã hết hạn. Gõ /lienketzalo để lấy mã mới."

@@ -176,3 +176,30 @@ async def test_client_errors_never_show_the_token():
         assert token not in str(err.value) and "***" in str(err.value)
     finally:
         await client.close()
+
+
+async def test_identities_linked_by_code_share_roles(zalo):
+    """A secretary bound on Zalo links her Telegram account; Telegram then sees the role."""
+    from handlers.types import Incoming
+
+    async with zalo.app.sessions() as s, s.begin():
+        unit = await orgs.get_unit(s, "X03-CB04")
+        invite = (await roles.create_invite(s, Role.SECRETARY, unit)).code
+    await zalo.say(invite)
+    [issued] = await zalo.say("/lienkettelegram")
+    code = next(w for w in issued.split() if "-" in w and len(w) == 9)
+    telegram_user = Incoming("telegram", "tg-77", "tg-77", user_name="Chị Tư", text=code)
+    [done] = await zalo.app.router.handle(telegram_user)
+    assert "Đã liên kết tài khoản Telegram này với tài khoản Zalo" in done.text
+    [me] = await zalo.app.router.handle(
+        Incoming("telegram", "tg-77", "tg-77", user_name="Chị Tư", text="/toi"))
+    assert "X03-CB04" in me.text
+    [again] = await zalo.app.router.handle(
+        Incoming("telegram", "tg-78", "tg-78", user_name="Người khác", text=code))
+    assert "Mã mời không đúng" in again.text  # one-time: used codes are unknown
+    [own_side] = await zalo.say(code)
+    assert "Mã mời không đúng" in own_side
+    [second] = await zalo.say("/lienketzalo")
+    fresh = next(w for w in second.split() if "-" in w and len(w) == 9)
+    [same_side] = await zalo.say(fresh, user="u-zalo-other")
+    assert "kênh còn lại" in same_side

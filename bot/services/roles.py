@@ -126,13 +126,23 @@ async def grant(session: AsyncSession, user: User, role: Role, unit: OrgUnit | N
 
 
 async def roles_of(session: AsyncSession, user: User) -> list[tuple[Role, OrgUnit | None]]:
+    """Roles of this user, and of the same person's linked identity on another channel."""
+    from bot.services.identities import same_person
+
     rows = await session.execute(
         select(RoleAssignment.role, OrgUnit)
         .outerjoin(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
-        .where(RoleAssignment.user_id == user.id)
+        .where(RoleAssignment.user_id.in_(await same_person(session, user)))
         .order_by(RoleAssignment.id)
     )
-    return [(Role(role), unit) for role, unit in rows.all()]
+    seen: set[tuple[Role, int | None]] = set()
+    result: list[tuple[Role, OrgUnit | None]] = []
+    for role, unit in rows.all():
+        key = (Role(role), unit.id if unit else None)
+        if key not in seen:
+            seen.add(key)
+            result.append((Role(role), unit))
+    return result
 
 
 async def holds_over(session: AsyncSession, user: User, roles: set[Role], unit: OrgUnit,

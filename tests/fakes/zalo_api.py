@@ -111,35 +111,35 @@ class FakeZalo:
             return self._error(400, "Invalid API name")
         return await handler(params)
 
-    async def _m_getMe(self, _params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _m_getMe(self, _params: dict[str, Any]) -> web.Response:
         return self._ok({"id": self.bot_id, "account_name": self.bot_name,
                          "account_type": "BASIC", "can_join_groups": True})
 
-    async def _m_getUpdates(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _m_getUpdates(self, params: dict[str, Any]) -> web.Response:
         deadline = time.monotonic() + min(float(params.get("timeout") or 0), 0.3)
-        while not self._updates and time.monotonic() < deadline:
+        while not self._updates and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         if not self._updates:
             return self._error(408, "Request timeout")
         return self._ok(self._updates.pop(0))
 
-    async def _m_setWebhook(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _m_setWebhook(self, params: dict[str, Any]) -> web.Response:
         secret = str(params.get("secret_token", ""))
         if not str(params.get("url", "")).startswith("https://") or not 8 <= len(secret) <= 256:
             return self._error(400, "Bad request")
         self.webhook = {"url": params["url"], "secret_token": secret}
         return self._ok({"url": params["url"], "updated_at": int(time.time() * 1000)})
 
-    async def _m_deleteWebhook(self, _params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _m_deleteWebhook(self, _params: dict[str, Any]) -> web.Response:
         self.webhook = None
         return self._ok({"url": "", "updated_at": int(time.time() * 1000)})
 
-    async def _m_getWebhookInfo(self, _params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _m_getWebhookInfo(self, _params: dict[str, Any]) -> web.Response:
         if self.webhook is None:
             return self._error(404, "Not Found")
         return self._ok({"url": self.webhook["url"], "updated_at": 0})
 
-    async def _m_sendMessage(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _m_sendMessage(self, params: dict[str, Any]) -> web.Response:
         text = str(params.get("text", ""))
         if not 1 <= len(text) <= MAX_TEXT:
             return self._error(400, "Bad request: text must be 1-2000 characters")
@@ -150,9 +150,9 @@ class FakeZalo:
         return self._ok({"message_id": f"out{next(self._ids):06x}",
                          "date": int(time.time() * 1000)})
 
-    async def _m_sendPhoto(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> web.Response:
         return self._ok({"message_id": f"out{next(self._ids):06x}",
                          "date": int(time.time() * 1000)})
 
-    async def _m_sendChatAction(self, _params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _m_sendChatAction(self, _params: dict[str, Any]) -> web.Response:
         return self._ok(True)
