@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from bot.config import Settings
 from bot.db.engine import create_engine, session_factory
 from bot.db.migrate import upgrade
+from bot.files import FileStore
 from bot.services.qa import QAService
 from bot.services.roles import bootstrap_admins
 from content.kb import KnowledgeBase, default_kb
@@ -27,6 +28,7 @@ class App:
     kb: KnowledgeBase
     qa: QAService
     router: Router
+    files: FileStore
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -58,4 +60,5 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
     qa = build_qa(settings)
     router = Router(sessions, qa, page_size=settings.browse_page_size, tz=settings.tz,
                     bot_username=settings.telegram_bot_username)
-    return App(settings, engine, sessions, qa.kb, qa, router)
+    files = FileStore(settings.files_dir, settings.files_signing_key)
+    return App(settings, engine, sessions, qa.kb, qa, router, files)

@@ -70,6 +70,7 @@ async def _cmd_run(settings: Settings) -> int:
         for channel in channels:
             if channel.webhook:
                 channel.mount(web)
+        web.add_files(app.files.handler())
         await web.start()
         await asyncio.gather(*(channel.run(stop) for channel in channels))
     except ValueError as exc:

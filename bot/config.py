@@ -34,9 +34,20 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str = ""
     telegram_webhook_path: str = "/telegram/webhook"
 
-    # the project's own web server (webhooks, health)
+    # the project's own web server (webhooks, health, file links)
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    public_base_url: str = ""  # e.g. https://bot.example.vn; empty = no file links
+    files_dir: str = str(PROJECT_ROOT / "data" / "files")
+    files_secret: str = ""  # signs file links; empty = derived from the bot tokens
+    file_link_ttl_hours: int = 24
+
+    @property
+    def files_signing_key(self) -> bytes:
+        import hashlib
+
+        material = self.files_secret or f"{self.telegram_bot_token}|{self.zalo_bot_token}"
+        return hashlib.sha256(("nqbot-files|" + material).encode()).digest()
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
     zalo_bot_token: str = ""

@@ -45,6 +45,9 @@ class WebServer:
         self.app.router.add_get("/healthz", health)
         self._runner: web.AppRunner | None = None
 
+    def add_files(self, handler) -> None:  # type: ignore[no-untyped-def]
+        self.app.router.add_get("/files/{file_id}", handler)
+
     def add_webhook(self, path: str, secret: str, header: str, sink: UpdateSink) -> None:
         self.app.router.add_post(path, webhook_handler(secret, header, sink))
 

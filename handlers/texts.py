@@ -117,3 +117,10 @@ LINK_CODE_CREATED = (
 LINK_CODE_DONE = "Đã liên kết tài khoản {this} này với tài khoản {other} của đồng chí."
 LINK_CODE_SAME = "Mã này phải gửi từ tài khoản trên kênh còn lại ({other}), không phải kênh này."
 LINK_CODE_EXPIRED = "Mã liên kết đã hết hạn. Gõ /lienketzalo để lấy mã mới."
+
+FILE_LINK = "Tệp «{name}»: {url}\n(Đường dẫn dùng được trong {hours} giờ.)"
+FILE_NOT_ON_ZALO = (
+    "Zalo chưa gửi được tệp «{name}». Đồng chí xem tệp này trên Telegram (cùng lệnh) "
+    "hoặc nhờ người quản trị gửi giúp."
+)
+FILE_ATTACHED = "[Tệp đính kèm: {name}, {size} byte]"

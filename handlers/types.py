@@ -32,10 +32,24 @@ class Button:
     payload: str
 
 
+@dataclass(frozen=True)
+class ReplyFile:
+    """A file or picture to send with a reply (a chart, an export)."""
+
+    name: str
+    data: bytes
+    mime: str = "application/octet-stream"
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime.startswith("image/")
+
+
 @dataclass
 class Reply:
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
+    file: ReplyFile | None = None
 
     def flat_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]

@@ -251,3 +251,15 @@ async def test_long_reply_is_split_under_the_limit_with_buttons_last(tg):
     assert all(len(c.params["text"]) <= 4096 for c in calls)
     assert [bool(c.params.get("reply_markup")) for c in calls] == [False] * (len(calls) - 1) + [
         True]
+
+
+async def test_files_and_pictures_are_uploaded_on_telegram(tg):
+    from handlers.types import Reply, ReplyFile
+
+    await tg.channel.send(USER + 11, [
+        Reply("Biểu đồ:", file=ReplyFile("bieu-do.png", b"\x89PNG\r\n\x1a\n", "image/png")),
+        Reply("Bảng:", file=ReplyFile("bao-cao.csv", b"a,b\n1,2\n", "text/csv")),
+    ])
+    assert [c.method for c in tg.fake.calls if c.params.get("chat_id") in (
+        str(USER + 11), USER + 11)] == ["sendMessage", "sendPhoto", "sendMessage",
+                                        "sendDocument"]

@@ -15,7 +15,7 @@ from bot.services import orgs, roles
 from bot.services.roles import Role
 from bot.web import WebServer
 from handlers import texts
-from handlers.types import ChatKind, Reply
+from handlers.types import ChatKind, Reply, ReplyFile
 from tests.conftest import make_settings
 from tests.fakes.zalo_api import FakeZalo
 
@@ -203,3 +203,41 @@ async def test_identities_linked_by_code_share_roles(zalo):
     fresh = next(w for w in second.split() if "-" in w and len(w) == 9)
     [same_side] = await zalo.say(fresh, user="u-zalo-other")
     assert "kênh còn lại" in same_side
+
+
+async def test_files_go_as_signed_expiring_links_on_zalo(database_url, tmp_path):
+    from bot.files import FileStore
+
+    fake = await FakeZalo().start()
+    settings = make_settings(database_url, zalo_bot_token=fake.token,
+                             zalo_api_base_url=fake.base_url, files_dir=str(tmp_path / "files"))
+    app = await build_app(settings)
+    web = WebServer("127.0.0.1", 0)
+    web.add_files(app.files.handler())
+    port = await web.start()
+    report = ReplyFile("bao-cao.xlsx", b"PK\x03\x04 fake xlsx bytes",
+                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    try:
+        channel = ZaloChannel(app)
+        await channel._send("c1", USER, ChatKind.PRIVATE, [Reply("Báo cáo:", file=report)])
+        assert "chưa gửi được tệp «bao-cao.xlsx»" in fake.sent("c1")[-1].params["text"]
+
+        app.settings.public_base_url = f"http://127.0.0.1:{port}"
+        await channel._send("c2", USER, ChatKind.PRIVATE, [Reply("Báo cáo:", file=report)])
+        message = fake.sent("c2")[-1].params["text"]
+        url = next(w for w in message.split() if w.startswith("http"))
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url) as ok:
+                assert ok.status == 200 and await ok.read() == report.data
+            async with http.get(url.replace("sig=", "sig=0")) as forged:
+                assert forged.status == 403
+        store: FileStore = app.files
+        file_id = url.split("/files/")[1].split("?")[0]
+        expired = store.link("http://x", file_id, ttl_seconds=-10)
+        query = dict(p.split("=") for p in expired.split("?")[1].split("&"))
+        assert store.check(file_id, query["exp"], query["sig"]) is None
+        await channel.client.close()
+    finally:
+        await web.stop()
+        await app.close()
+        await fake.stop()

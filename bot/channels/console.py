@@ -62,6 +62,9 @@ class ConsoleChat:
             text, buttons = render(reply, self.max_chars)
             self.buttons = buttons or self.buttons
             self.out.write(f"\nTrợ lý: {text}\n")
+            if reply.file is not None:
+                self.out.write(texts.FILE_ATTACHED.format(name=reply.file.name,
+                                                         size=len(reply.file.data)) + "\n")
         self.out.flush()
         return replies
 

@@ -8,6 +8,7 @@ router validates. 403 marks a chat inactive; a group → supergroup migration mo
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 
 from telegram import (
@@ -16,6 +17,7 @@ from telegram import (
     BotCommandScopeAllPrivateChats,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Message,
     Update,
 )
@@ -235,21 +237,25 @@ class TelegramChannel:
     # -- Reply → messages ----------------------------------------------------------------------
     async def send(self, chat_id: int, replies: list[Reply]) -> None:
         bot = self.ptb.bot
-        for reply in replies:
-            chunks = split_text(reply.text, self.max_chars) or [texts.ERROR]
-            for i, chunk in enumerate(chunks):
-                markup = keyboard(reply) if i == len(chunks) - 1 else None
-                try:
-                    await bot.send_message(chat_id, chunk, reply_markup=markup)
-                except ChatMigrated as exc:
-                    await self._migrate(chat_id, exc.new_chat_id)
-                    chat_id = exc.new_chat_id
-                    await bot.send_message(chat_id, chunk, reply_markup=markup)
-                except Forbidden as exc:
-                    log.info("chat %s is gone (%s): marking it inactive", chat_id, exc.message)
-                    async with self.app.sessions() as session, session.begin():
-                        await set_chat_active(session, CHANNEL, str(chat_id), False)
-                    return
+        try:
+            for reply in replies:
+                chunks = split_text(reply.text, self.max_chars) or [texts.ERROR]
+                for i, chunk in enumerate(chunks):
+                    markup = keyboard(reply) if i == len(chunks) - 1 else None
+                    try:
+                        await bot.send_message(chat_id, chunk, reply_markup=markup)
+                    except ChatMigrated as exc:
+                        await self._migrate(chat_id, exc.new_chat_id)
+                        chat_id = exc.new_chat_id
+                        await bot.send_message(chat_id, chunk, reply_markup=markup)
+                if reply.file is not None:
+                    upload = InputFile(io.BytesIO(reply.file.data), filename=reply.file.name)
+                    sender = bot.send_photo if reply.file.is_image else bot.send_document
+                    await sender(chat_id, upload)
+        except Forbidden as exc:
+            log.info("chat %s is gone (%s): marking it inactive", chat_id, exc.message)
+            async with self.app.sessions() as session, session.begin():
+                await set_chat_active(session, CHANNEL, str(chat_id), False)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("error while handling a Telegram update", exc_info=context.error)

@@ -20,7 +20,7 @@ from bot.services import dialogs
 from bot.web import WebServer
 from handlers import texts
 from handlers.render import numbered
-from handlers.types import ChatKind, Incoming, Reply
+from handlers.types import ChatKind, Incoming, Reply, ReplyFile
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,23 @@ class ZaloChannel:
             labels = [b.label for b in reply.flat_buttons()]
             try:
                 await self.client.send_message(chat_id, numbered(reply.text, labels, hint))
+                if reply.file is not None:
+                    await self._send_file(chat_id, reply.file)
             except ZaloError as exc:
-                log.warning("Zalo sendMessage to %s failed: %s", chat_id, exc)
+                log.warning("Zalo send to %s failed: %s", chat_id, exc)
                 return
+
+    async def _send_file(self, chat_id: str, file: ReplyFile) -> None:
+        """Zalo sends no files: a signed, expiring link on the project's server instead."""
+        settings = self.app.settings
+        if not settings.public_base_url:
+            await self.client.send_message(chat_id, texts.FILE_NOT_ON_ZALO.format(name=file.name))
+            return
+        store = self.app.files
+        file_id = await asyncio.to_thread(store.save, file.name, file.data)
+        url = store.link(settings.public_base_url, file_id, settings.file_link_ttl_hours * 3600)
+        if file.is_image:
+            await self.client.send_photo(chat_id, url, caption=file.name)
+        else:
+            await self.client.send_message(chat_id, texts.FILE_LINK.format(
+                name=file.name, url=url, hours=settings.file_link_ttl_hours))

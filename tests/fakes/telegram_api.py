@@ -325,10 +325,12 @@ class FakeTelegram:
         return self._ok(True)
 
     async def _m_sendphoto(self, params: dict[str, Any]) -> web.Response:
-        return self._check_chat(params) or self._ok(self._message(params, photo=[]))
+        photo = [{"file_id": "ph1", "file_unique_id": "uph1", "width": 1, "height": 1}]
+        return self._check_chat(params) or self._ok(self._message(params, photo=photo))
 
     async def _m_senddocument(self, params: dict[str, Any]) -> web.Response:
-        return self._check_chat(params) or self._ok(self._message(params, document={}))
+        document = {"file_id": "doc1", "file_unique_id": "udoc1"}
+        return self._check_chat(params) or self._ok(self._message(params, document=document))
 
     async def _m_sendchataction(self, params: dict[str, Any]) -> web.Response:
         return self._check_chat(params) or self._ok(True)
