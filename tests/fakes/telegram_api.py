@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 
@@ -36,7 +38,7 @@ class Fault:
 
 
 @dataclass
-class FakeTelegram:
+class FakeTelegram(LoopbackServer):
     token: str = "123456:TEST-TOKEN"
     bot_id: int = 123456
     username: str = "nq_test_bot"
@@ -48,24 +50,8 @@ class FakeTelegram:
     _faults: dict[int, list[Fault]] = field(default_factory=dict)
     _gone: dict[int, str] = field(default_factory=dict)
     _migrated: dict[int, int] = field(default_factory=dict)
-    _runner: web.AppRunner | None = None
-    port: int = 0
     webhook: dict[str, Any] | None = None
 
-    # -- server ------------------------------------------------------------------------------
-    async def start(self) -> FakeTelegram:
-        app = web.Application()
-        app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
 
     @property
     def base_url(self) -> str:
@@ -172,14 +158,6 @@ class FakeTelegram:
         return [c for c in self.calls if c.method == method
                 and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)]
 
-    async def wait_for(self, predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]  # noqa: ASYNC109
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = predicate()
-            if result:
-                return result
-            await asyncio.sleep(0.02)
-        raise AssertionError("the bot did not do what the test waited for")
 
     def confirmed(self, update_id: int) -> bool:
         return all(u["update_id"] > update_id for u in self._updates)

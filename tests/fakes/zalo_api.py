@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 MAX_TEXT = 2000
 
 
@@ -25,7 +27,7 @@ class Call:
 
 
 @dataclass
-class FakeZalo:
+class FakeZalo(LoopbackServer):
     token: str = "1234567890:zalo-test-secret"
     bot_id: str = "bot-zalo-1"
     bot_name: str = "BotNghiQuyet"
@@ -34,22 +36,8 @@ class FakeZalo:
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _faults: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
-    _runner: web.AppRunner | None = None
-    port: int = 0
 
-    async def start(self) -> FakeZalo:
-        app = web.Application()
-        app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
 
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
 
     @property
     def base_url(self) -> str:
@@ -81,14 +69,6 @@ class FakeZalo:
         return [c for c in self.calls if c.method == "sendMessage"
                 and (chat_id is None or c.params.get("chat_id") == chat_id)]
 
-    async def wait_for(self, predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]  # noqa: ASYNC109
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = predicate()
-            if result:
-                return result
-            await asyncio.sleep(0.02)
-        raise AssertionError("the bot did not do what the test waited for")
 
     # -- requests ------------------------------------------------------------------------------
     @staticmethod
