@@ -59,6 +59,22 @@ class Settings(BaseSettings):
     zalo_poll_floor: float = 1.0  # seconds between polls (getUpdates has no offset)
     zalo_options_ttl_minutes: int = 60  # how long numbered options stay valid
 
+    zalo_max_message_chars: int = 2000  # a broadcast is one message: longer ones are refused
+
+    # broadcasts (scheduler/): limits are settings because platforms do not publish them exactly
+    broadcast_telegram_rate: float = 25.0  # messages/second for the whole bot (Telegram ~30)
+    broadcast_zalo_rate: float = 5.0  # messages/second; Zalo publishes no figure: kept low
+    broadcast_per_chat_interval: float = 1.0  # seconds between two messages to one chat
+    broadcast_concurrency: int = 16  # requests in flight per channel
+    broadcast_batch_size: int = 64  # rows claimed from the outbox at a time
+    broadcast_max_attempts: int = 5  # for network errors before the message was accepted
+    broadcast_retry_base_seconds: float = 2.0  # back-off: base × 2^(attempt-1)
+    broadcast_request_timeout: float = 15.0  # seconds; no answer = "chưa chắc chắn", no resend
+    broadcast_default_retry_after: float = 30.0  # a 429 that names no wait (Zalo)
+    broadcast_grace_minutes: int = 60  # a firing missed while down still runs within this
+    broadcast_sync_seconds: float = 10.0  # how often the database is checked for due firings
+    broadcast_draft_ttl_minutes: int = 60  # how long an unfinished /thongbao draft is kept
+
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: str = "INFO"
 

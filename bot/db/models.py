@@ -177,11 +177,12 @@ class AuditLog(Base):
 
 
 class DialogState(Base):
-    """Per (channel, chat, user) conversation state kept in the database, not in memory: the
-    numbered options last shown on a channel without buttons (Zalo), with an expiry."""
+    """Per (channel, chat, user, kind) conversation state kept in the database, not in memory:
+    the numbered options last shown on a channel without buttons (Zalo), a broadcast being
+    composed, … each with an expiry."""
 
     __tablename__ = "dialog_states"
-    __table_args__ = (UniqueConstraint("channel", "chat_id", "user_id"),)
+    __table_args__ = (UniqueConstraint("channel", "chat_id", "user_id", "kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -215,3 +216,72 @@ class LinkCode(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Broadcast(Base):
+    """Content pushed to the chats of org subtrees, once or on a recurring schedule.
+
+    The row is the source of truth: APScheduler only wakes the process at `next_fire_at`."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (Index(None, "status", "next_fire_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))  # active | paused | cancelled | finished
+    content_kind: Mapped[str] = mapped_column(String(16))  # text | entry | series
+    text: Mapped[str] = mapped_column(Text, default="")
+    entry_id: Mapped[str | None] = mapped_column(String(64))
+    series: Mapped[str | None] = mapped_column(String(80))  # "DOC:topic"
+    series_pos: Mapped[int] = mapped_column(Integer, default=0)
+    targets: Mapped[str] = mapped_column(Text)  # JSON list of org unit codes
+    level: Mapped[str | None] = mapped_column(String(32))
+    audience: Mapped[str] = mapped_column(String(16))  # groups | secretary | reporter | member
+    channel: Mapped[str] = mapped_column(String(16))  # telegram | zalo | all
+    schedule_kind: Mapped[str] = mapped_column(String(8))  # now | once | cron
+    cron: Mapped[str] = mapped_column(String(120), default="")
+    next_fire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BroadcastRun(Base):
+    """One firing of a broadcast (unique per broadcast and fire time)."""
+
+    __tablename__ = "broadcast_runs"
+    __table_args__ = (UniqueConstraint("broadcast_id", "fire_at"), Index(None, "status"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    fire_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))  # running | done | missed
+    text: Mapped[str] = mapped_column(Text, default="")
+    entry_id: Mapped[str | None] = mapped_column(String(64))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Delivery(Base):
+    """One message of one run to one chat: the durable outbox the dispatcher drains."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("run_id", "chat_id"),
+        Index(None, "channel", "status", "id"),
+        Index(None, "run_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("broadcast_runs.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    # pending | sending | sent | failed | skipped | uncertain
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -24,7 +24,7 @@ async def save_options(session: AsyncSession, channel: str, chat_id: str, user_i
     """Remember the options just shown to this user in this chat (replacing older ones)."""
     state = await session.scalar(select(DialogState).where(
         DialogState.channel == channel, DialogState.chat_id == chat_id,
-        DialogState.user_id == user_id))
+        DialogState.user_id == user_id, DialogState.kind == OPTIONS))
     now = utcnow()
     if state is None:
         state = DialogState(channel=channel, chat_id=chat_id, user_id=user_id)

@@ -27,6 +27,7 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float
+    accepted: bool = False
 
 
 @dataclass
@@ -51,6 +52,14 @@ class FakeTelegram(LoopbackServer):
     _gone: dict[int, str] = field(default_factory=dict)
     _migrated: dict[int, int] = field(default_factory=dict)
     webhook: dict[str, Any] | None = None
+    # flood control: at most `rate_limit` accepted sends in any 1 s window, else 429
+    rate_limit: float | None = None
+    retry_after: int = 1
+    too_many: int = 0  # 429s answered
+    latency: float = 0.0  # seconds each send takes to answer
+    hang: set[int] = field(default_factory=set)  # chats whose sends are accepted, answered late
+    hang_seconds: float = 3.0
+    _accepted: Any = field(default_factory=lambda: __import__("collections").deque())
 
 
     @property
@@ -197,11 +206,13 @@ class FakeTelegram(LoopbackServer):
             return self._error(401, "Unauthorized")
         method = request.match_info["method"].lower()
         params = await self._params(request)
-        self.calls.append(Call(method=_CANONICAL.get(method, method), params=params,
-                               at=time.monotonic()))
+        call = Call(method=_CANONICAL.get(method, method), params=params, at=time.monotonic())
+        self.calls.append(call)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return self._error(404, "Not Found: method not found")
+        if method == "sendmessage":
+            return await self._m_sendmessage(params, call)
         return await handler(params)
 
     async def _m_getme(self, _params: dict[str, Any]) -> web.Response:
@@ -282,15 +293,39 @@ class FakeTelegram(LoopbackServer):
                     return self._error(400, "Bad Request: text buttons are unallowed")
         return None
 
-    async def _m_sendmessage(self, params: dict[str, Any]) -> web.Response:
+    def _flood(self) -> web.Response | None:
+        if self.rate_limit is None:
+            return None
+        now = time.monotonic()
+        while self._accepted and now - self._accepted[0] >= 1.0:
+            self._accepted.popleft()
+        if len(self._accepted) >= self.rate_limit:
+            self.too_many += 1
+            return self._error(429, f"Too Many Requests: retry after {self.retry_after}",
+                               {"retry_after": self.retry_after})
+        self._accepted.append(now)
+        return None
+
+    def delivered(self, method: str = "sendMessage") -> list[Call]:
+        """Sends the fake accepted (not refused with an error)."""
+        return [c for c in self.calls if c.method == method and c.accepted]
+
+    async def _m_sendmessage(self, params: dict[str, Any],
+                             call: Call | None = None) -> web.Response:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         text = str(params.get("text", ""))
         if not text.strip():
             return self._error(400, "Bad Request: message text is empty")
         if len(text) > MAX_TEXT:
             return self._error(400, "Bad Request: message is too long")
-        problem = self._check_chat(params) or self._check_markup(params)
+        problem = self._check_chat(params) or self._check_markup(params) or self._flood()
         if problem:
             return problem
+        if call is not None:
+            call.accepted = True
+        if int(params["chat_id"]) in self.hang:
+            await asyncio.sleep(self.hang_seconds)
         return self._ok(self._message(params, text=text))
 
     async def _m_editmessagetext(self, params: dict[str, Any]) -> web.Response:

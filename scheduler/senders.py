@@ -1,0 +1,122 @@
+"""One message to one chat on one platform, with the platform's errors translated into
+`scheduler.outcomes`. Broadcast senders have their own HTTP clients and no built-in retries:
+the dispatcher paces, retries and records (interactive replies keep PTB's rate limiter)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Protocol
+
+import httpx
+from telegram import Bot
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+
+from bot.channels.zalo_client import ZaloClient, ZaloError, ZaloTimeout
+from scheduler.outcomes import (
+    ChatGone,
+    ChatMoved,
+    ChatNotFound,
+    RateLimited,
+    Rejected,
+    Transient,
+    Uncertain,
+)
+
+
+class Sender(Protocol):
+    channel: str
+
+    async def start(self) -> None: ...
+
+    async def send(self, chat_id: str, text: str) -> str:
+        """Send; returns the platform's message id or raises a `DeliveryError`."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def _chat_ref(chat_id: str) -> int | str:
+    return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+
+
+class TelegramSender:
+    channel = "telegram"
+
+    def __init__(self, token: str, base_url: str, *, timeout: float, pool_size: int) -> None:
+        request = HTTPXRequest(connection_pool_size=pool_size, read_timeout=timeout,
+                               write_timeout=timeout, connect_timeout=min(timeout, 10.0),
+                               pool_timeout=timeout)
+        self.bot = Bot(token, base_url=base_url, request=request)
+
+    async def start(self) -> None:
+        await self.bot.initialize()
+
+    async def close(self) -> None:
+        await self.bot.shutdown()
+
+    async def send(self, chat_id: str, text: str) -> str:
+        try:
+            message = await self.bot.send_message(_chat_ref(chat_id), text)
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            raise RateLimited(seconds) from None
+        except ChatMigrated as exc:
+            raise ChatMoved(str(exc.new_chat_id)) from None
+        except Forbidden as exc:
+            raise ChatGone(exc.message) from None
+        except BadRequest as exc:
+            if "not found" in exc.message.lower():
+                raise ChatNotFound(exc.message) from None
+            raise Rejected(exc.message[:200]) from None
+        except TimedOut as exc:
+            if isinstance(exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout):
+                raise Transient("hết thời gian kết nối (chưa gửi)") from None
+            raise Uncertain("không nhận được phản hồi") from None
+        except NetworkError as exc:  # connection refused/reset, 5xx: not accepted
+            raise Transient(exc.message[:200]) from None
+        except TelegramError as exc:
+            raise Rejected(exc.message[:200]) from None
+        return str(message.message_id)
+
+
+class ZaloSender:
+    channel = "zalo"
+
+    def __init__(self, client: ZaloClient, *, default_retry_after: float) -> None:
+        self.client = client
+        self.default_retry_after = default_retry_after
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def send(self, chat_id: str, text: str) -> str:
+        try:
+            result = await self.client.call("sendMessage", chat_id=chat_id, text=text)
+        except ZaloTimeout:
+            raise Uncertain("không nhận được phản hồi") from None
+        except ZaloError as exc:
+            if exc.status == 429:
+                raise RateLimited(self.default_retry_after) from None
+            if exc.status == 403:
+                raise ChatGone(exc.description) from None
+            if exc.status == 404 or "not found" in exc.description.lower():
+                raise ChatNotFound(exc.description) from None
+            if exc.status == 0 or exc.status >= 500:
+                raise Transient(exc.description[:200]) from None
+            raise Rejected(exc.description[:200]) from None
+        if isinstance(result, dict):
+            return str(result.get("message_id", ""))
+        return ""

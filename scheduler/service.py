@@ -1,0 +1,152 @@
+"""Delivery as a running service: APScheduler wakes it at each broadcast's next firing (and
+every `broadcast_sync_seconds` in case another process changed the database), runs are created
+from the database, one dispatcher per channel drains the outbox, creators get summaries.
+
+APScheduler keeps no state of its own here (memory job store, rebuilt from the database)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
+
+from bot.app import App
+from bot.db.models import Broadcast, User, utcnow
+from scheduler import summaries
+from scheduler.broadcasts import RunStats, aware
+from scheduler.dispatcher import Dispatcher, Limits
+from scheduler.outcomes import DeliveryError
+from scheduler.runs import FireReport, finish_runs, fire_due
+from scheduler.senders import Sender
+
+log = logging.getLogger(__name__)
+JOB_PREFIX = "broadcast-"
+
+
+def limits_for(app: App, channel: str) -> Limits:
+    s = app.settings
+    return Limits(
+        rate=s.broadcast_telegram_rate if channel == "telegram" else s.broadcast_zalo_rate,
+        per_chat_interval=s.broadcast_per_chat_interval,
+        concurrency=s.broadcast_concurrency,
+        batch_size=s.broadcast_batch_size,
+        max_attempts=s.broadcast_max_attempts,
+        retry_base=s.broadcast_retry_base_seconds,
+    )
+
+
+def build_senders(app: App) -> dict[str, Sender]:
+    s = app.settings
+    senders: dict[str, Sender] = {}
+    if s.telegram_bot_token:
+        from scheduler.senders import TelegramSender
+
+        senders["telegram"] = TelegramSender(
+            s.telegram_bot_token, s.telegram_api_base_url, timeout=s.broadcast_request_timeout,
+            pool_size=s.broadcast_concurrency + 4)
+    if s.zalo_bot_token:
+        from bot.channels.zalo_client import ZaloClient
+        from scheduler.senders import ZaloSender
+
+        client = ZaloClient(s.zalo_api_base_url, s.zalo_bot_token,
+                            request_timeout=s.broadcast_request_timeout)
+        senders["zalo"] = ZaloSender(client,
+                                     default_retry_after=s.broadcast_default_retry_after)
+    return senders
+
+
+class DeliveryService:
+    def __init__(self, app: App, senders: dict[str, Sender], *,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.app = app
+        self.senders = senders
+        self.clock = clock
+        self.dispatchers = {
+            channel: Dispatcher(app.sessions, sender, limits_for(app, channel), clock=clock,
+                                on_run_finished=self.summarize)
+            for channel, sender in senders.items()
+        }
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._tick_lock = asyncio.Lock()
+
+    # -- firings -------------------------------------------------------------------------------
+    async def tick(self) -> FireReport:
+        """Fire what is due, tell creators about missed or empty runs, wake the dispatchers."""
+        settings = self.app.settings
+        async with self._tick_lock:
+            now = self.clock()
+            async with self.app.sessions() as session, session.begin():
+                report = await fire_due(session, self.app.kb, now=now, tz=settings.tz,
+                                        grace=timedelta(minutes=settings.broadcast_grace_minutes))
+                empty = await finish_runs(session, now, report.runs)
+            for notice in report.notices:
+                await self.notify(notice.user_id, notice.text)
+            for broadcast, stats in empty:
+                await self.summarize(broadcast, stats)
+            for dispatcher in self.dispatchers.values():
+                dispatcher.wake()
+            await self._sync_jobs()
+        return report
+
+    def poke(self) -> None:
+        """A broadcast was just created or resumed in this process: look now."""
+        if self.scheduler.running:
+            self.scheduler.add_job(self.tick, id="tick-now", replace_existing=True)
+
+    async def _sync_jobs(self) -> None:
+        if not self.scheduler.running:
+            return
+        async with self.app.sessions() as session:
+            rows = (await session.execute(
+                select(Broadcast.id, Broadcast.next_fire_at)
+                .where(Broadcast.status == "active", Broadcast.next_fire_at.is_not(None))
+            )).all()
+        wanted = {f"{JOB_PREFIX}{bid}": aware(at) for bid, at in rows}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
+                job.remove()
+        now = self.clock()
+        for job_id, at in wanted.items():
+            self.scheduler.add_job(self.tick, DateTrigger(run_date=max(at, now)), id=job_id,
+                                   replace_existing=True, misfire_grace_time=None)
+
+    # -- messages to creators ------------------------------------------------------------------
+    async def summarize(self, broadcast: Broadcast, stats: RunStats) -> None:
+        if broadcast.created_by:
+            await self.notify(broadcast.created_by,
+                              summaries.run_summary(broadcast, stats, self.app.settings.tz))
+
+    async def notify(self, user_id: int, text: str) -> None:
+        async with self.app.sessions() as session:
+            user = await session.get(User, user_id)
+        sender = self.senders.get(user.channel) if user else None
+        if user is None or sender is None:
+            log.info("no channel to tell user %s: %s", user_id, text[:120])
+            return
+        try:
+            await sender.send(user.external_id, text)
+        except DeliveryError as exc:
+            log.warning("could not tell user %s: %s", user_id, exc.reason)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        for sender in self.senders.values():
+            await sender.start()
+        self.scheduler.start()
+        self.scheduler.add_job(
+            self.tick, IntervalTrigger(seconds=self.app.settings.broadcast_sync_seconds),
+            id="sync", next_run_time=datetime.now(UTC), misfire_grace_time=None,
+            coalesce=True, max_instances=1)
+        try:
+            await asyncio.gather(*(d.run(stop) for d in self.dispatchers.values()),
+                                 stop.wait())
+        finally:
+            self.scheduler.shutdown(wait=False)
+            for sender in self.senders.values():
+                await sender.close()

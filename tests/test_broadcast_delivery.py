@@ -1,0 +1,246 @@
+"""Broadcast delivery end to end: database outbox → dispatcher → real HTTP to the fake
+Telegram server; every platform answer (429, 403, migration, timeout, 5xx) and restart."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import BroadcastRun, Chat, Delivery
+from scheduler.broadcasts import Draft
+from scheduler.dispatcher import Dispatcher, Limits
+from scheduler.senders import TelegramSender
+from scheduler.service import DeliveryService
+from tests.broadcast_world import REPORTER_TG, Clock, build_world, create
+from tests.fakes.telegram_api import FakeTelegram, Fault
+
+
+@pytest.fixture
+async def fake():
+    server = await FakeTelegram().start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def world(app):
+    return await build_world(app)
+
+
+def make_service(app, fake, clock, **limits) -> DeliveryService:
+    sender = TelegramSender(fake.token, fake.base_url, timeout=limits.pop("timeout", 5.0),
+                            pool_size=8)
+    service = DeliveryService(app, {"telegram": sender}, clock=clock)
+    dispatcher = service.dispatchers["telegram"]
+    dispatcher.limits = Limits(**{"rate": 0, "per_chat_interval": 0, "retry_base": 2.0,
+                                  **limits})
+    dispatcher._limiter = None
+    return service
+
+
+async def deliveries(app, broadcast_id: int) -> dict[str, tuple[str, str | None]]:
+    async with app.sessions() as s:
+        rows = await s.execute(
+            select(Chat.external_id, Delivery.status, Delivery.last_error)
+            .join(Chat, Chat.id == Delivery.chat_id)
+            .join(BroadcastRun, BroadcastRun.id == Delivery.run_id)
+            .where(BroadcastRun.broadcast_id == broadcast_id))
+        return {ext: (status, error) for ext, status, error in rows.all()}
+
+
+async def fire_and_drain(service: DeliveryService) -> None:
+    await service.tick()
+    await service.dispatchers["telegram"].drain()
+
+
+async def test_now_broadcast_reaches_each_group_of_the_subtree_once(app, world, fake):
+    clock = Clock()
+    service = make_service(app, fake, clock)
+    await service.senders["telegram"].start()
+    bid, prepared = await create(app, Draft(text="Họp chi bộ quán triệt NQ 57 tối thứ Sáu.",
+                                            targets=("X01",), channel="telegram"),
+                                 actor=world.reporter, now=clock.now)
+    assert prepared.counts == {"telegram": 3}
+    await fire_and_drain(service)
+    sent = fake.sent()
+    group_sends = sorted(int(c.params["chat_id"]) for c in sent if int(c.params["chat_id"]) < 0)
+    assert group_sends == [-1003, -1002, -1001]
+    assert await deliveries(app, bid) == {"-1001": ("sent", None), "-1002": ("sent", None),
+                                          "-1003": ("sent", None)}
+    summary = fake.sent(int(REPORTER_TG))
+    assert len(summary) == 1 and "Đã gửi: 3/3" in summary[0].params["text"]
+    await service.senders["telegram"].close()
+
+
+async def test_level_filter_and_kicked_group(app, world, fake):
+    clock = Clock()
+    service = make_service(app, fake, clock)
+    await service.senders["telegram"].start()
+    fake.kick(-1002)
+    bid, prepared = await create(app, Draft(text="Chỉ các chi bộ.", targets=("X01",),
+                                            level="chi_bo", channel="telegram"),
+                                 actor=world.reporter, now=clock.now)
+    assert prepared.counts == {"telegram": 2}
+    await fire_and_drain(service)
+    result = await deliveries(app, bid)
+    assert result["-1001"] == ("sent", None)
+    assert result["-1002"][0] == "failed" and "xoá khỏi nhóm" in result["-1002"][1]
+    async with app.sessions() as s:
+        kicked = await s.scalar(select(Chat).where(Chat.external_id == "-1002"))
+        assert kicked is not None and kicked.active is False
+    text = fake.sent(int(REPORTER_TG))[0].params["text"]
+    assert "Đã gửi: 1/2" in text and "Không gửi được: 1" in text and "bị xoá" in text
+    await service.senders["telegram"].close()
+
+
+async def test_migrated_group_is_followed_and_gets_the_message_once(app, world, fake):
+    clock = Clock()
+    service = make_service(app, fake, clock)
+    await service.senders["telegram"].start()
+    fake._migrated[-1001] = -100777
+    bid, _ = await create(app, Draft(text="Tin cho chi bộ.", targets=("X01-CB01",),
+                                     channel="telegram"), actor=world.reporter, now=clock.now)
+    await fire_and_drain(service)
+    assert [int(c.params["chat_id"]) for c in fake.delivered()
+            if int(c.params["chat_id"]) < 0] == [-100777]
+    assert await deliveries(app, bid) == {"-100777": ("sent", None)}
+    await service.senders["telegram"].close()
+
+
+async def test_429_pauses_the_channel_for_retry_after(app, world, fake):
+    clock = Clock()
+    service = make_service(app, fake, clock)
+    await service.senders["telegram"].start()
+    fake.fail_next(-1001, Fault(429, "Too Many Requests: retry after 1", {"retry_after": 1}))
+    bid, _ = await create(app, Draft(text="Tin.", targets=("X01-CB01",), channel="telegram"),
+                          actor=world.reporter, now=clock.now)
+    started = time.monotonic()
+    await fire_and_drain(service)
+    attempts = [c for c in fake.sent(-1001)]
+    assert len(attempts) == 2 and attempts[1].at - attempts[0].at >= 0.95
+    assert time.monotonic() - started >= 0.95
+    assert service.dispatchers["telegram"].stats.rate_limited == 1
+    assert (await deliveries(app, bid))["-1001"] == ("sent", None)
+    await service.senders["telegram"].close()
+
+
+async def test_timeout_after_sending_is_uncertain_and_not_resent(app, world, fake):
+    clock = Clock()
+    service = make_service(app, fake, clock, timeout=0.5)
+    await service.senders["telegram"].start()
+    fake.hang.add(-1001)
+    bid, _ = await create(app, Draft(text="Tin.", targets=("X01",), level="chi_bo",
+                                     channel="telegram"), actor=world.reporter, now=clock.now)
+    await fire_and_drain(service)
+    result = await deliveries(app, bid)
+    assert result["-1001"][0] == "uncertain" and result["-1002"] == ("sent", None)
+    assert len(fake.sent(-1001)) == 1
+    assert "Chưa chắc chắn: 1" in fake.sent(int(REPORTER_TG))[0].params["text"]
+    await service.senders["telegram"].close()
+
+
+async def test_server_errors_are_retried_with_backoff_then_given_up(app, world, fake):
+    clock = Clock()
+    service = make_service(app, fake, clock, max_attempts=3)
+    await service.senders["telegram"].start()
+    fake.fail_next(-1001, Fault(502, "Bad Gateway", times=1))
+    fake.fail_next(-1002, Fault(502, "Bad Gateway", times=5))
+    bid, _ = await create(app, Draft(text="Tin.", targets=("X01",), level="chi_bo",
+                                     channel="telegram"), actor=world.reporter, now=clock.now)
+    await fire_and_drain(service)
+    assert {k: v[0] for k, v in (await deliveries(app, bid)).items()} == {
+        "-1001": "pending", "-1002": "pending"}
+    clock.advance(seconds=1)  # back-off (2 s) not over: nothing is sent
+    await service.dispatchers["telegram"].drain()
+    assert len(fake.sent(-1001)) == 1
+    clock.advance(seconds=2)
+    await service.dispatchers["telegram"].drain()
+    assert (await deliveries(app, bid))["-1001"] == ("sent", None)
+    clock.advance(seconds=10)
+    await service.dispatchers["telegram"].drain()
+    status, error = (await deliveries(app, bid))["-1002"]
+    assert status == "failed" and "lỗi mạng" in error and len(fake.sent(-1002)) == 3
+    await service.senders["telegram"].close()
+
+
+async def test_global_rate_limit_is_honoured(app, fake):
+    groups = [("telegram", str(-3000 - i), "X01-CB01") for i in range(30)]
+    world = await build_world(app, groups)
+    clock = Clock()
+    service = make_service(app, fake, clock)
+    dispatcher = service.dispatchers["telegram"]
+    dispatcher.limits.rate = 10
+    from aiolimiter import AsyncLimiter
+    dispatcher._limiter = AsyncLimiter(1, 0.1)
+    await service.senders["telegram"].start()
+    await create(app, Draft(text="Tin.", targets=("X01-CB01",), channel="telegram"),
+                 actor=world.reporter, now=clock.now)
+    await fire_and_drain(service)
+    times = sorted(c.at for c in fake.delivered() if int(c.params["chat_id"]) < 0)
+    assert len(times) == 30
+    assert times[-1] - times[0] >= 2.7  # 30 messages at 10/s
+    assert max(sum(1 for t in times if s <= t < s + 1.0) for s in times) <= 11
+    await service.senders["telegram"].close()
+
+
+async def test_pause_holds_and_resume_finishes_cancel_skips(app, world, fake):
+    clock = Clock()
+    service = make_service(app, fake, clock)
+    await service.senders["telegram"].start()
+    from scheduler import broadcasts
+
+    bid, _ = await create(app, Draft(text="Tin.", targets=("X01",), channel="telegram"),
+                          actor=world.reporter, now=clock.now)
+    await service.tick()
+    async with app.sessions() as s, s.begin():
+        await broadcasts.change_status(s, bid, "pause", actor=world.reporter, now=clock.now,
+                                       tz=app.settings.tz)
+    await service.dispatchers["telegram"].drain()
+    assert not [c for c in fake.sent() if int(c.params["chat_id"]) < 0]
+    async with app.sessions() as s, s.begin():
+        await broadcasts.change_status(s, bid, "resume", actor=world.reporter, now=clock.now,
+                                       tz=app.settings.tz)
+    await service.dispatchers["telegram"].drain()
+    assert len([c for c in fake.sent() if int(c.params["chat_id"]) < 0]) == 3
+
+    bid2, _ = await create(app, Draft(text="Tin hai.", targets=("X01",), channel="telegram"),
+                           actor=world.reporter, now=clock.now)
+    await service.tick()
+    async with app.sessions() as s, s.begin():
+        await broadcasts.change_status(s, bid2, "cancel", actor=world.admin, now=clock.now,
+                                       tz=app.settings.tz)
+    await service.dispatchers["telegram"].drain()
+    assert {v for v in (await deliveries(app, bid2)).values()} == {
+        ("skipped", "thông báo đã bị huỷ")}
+    async with app.sessions() as s:
+        run = await s.scalar(select(BroadcastRun).where(BroadcastRun.broadcast_id == bid2))
+        assert run is not None and run.status == "done"
+    await service.senders["telegram"].close()
+
+
+async def test_restart_sends_rows_left_in_flight_once_more_and_loses_none(app, world, fake):
+    """A process dies with rows claimed (`sending`): the next dispatcher sends them; the rows
+    already recorded as sent are not sent again."""
+    clock = Clock()
+    service = make_service(app, fake, clock)
+    await service.senders["telegram"].start()
+    bid, _ = await create(app, Draft(text="Tin.", targets=("X01",), channel="telegram"),
+                          actor=world.reporter, now=clock.now)
+    await service.tick()
+    dead = service.dispatchers["telegram"]
+    jobs = await dead._claim(2)  # claimed by a process that then dies before sending
+    assert len(jobs) == 2
+    assert sorted(v[0] for v in (await deliveries(app, bid)).values()) == [
+        "pending", "sending", "sending"]
+    fresh = Dispatcher(app.sessions, service.senders["telegram"],
+                       Limits(rate=0, per_chat_interval=0), clock=clock)
+    await fresh.drain()
+    assert {v[0] for v in (await deliveries(app, bid)).values()} == {"sent"}
+    assert len([c for c in fake.sent() if int(c.params["chat_id"]) < 0]) == 3
+    await service.senders["telegram"].close()
+    await asyncio.sleep(0)
