@@ -71,8 +71,12 @@ async def _cmd_run(settings: Settings) -> int:
             if channel.webhook:
                 channel.mount(web)
         web.add_files(app.files.handler())
+        from scheduler.service import DeliveryService, build_senders
+
+        delivery = DeliveryService(app, build_senders(app))
+        app.router.on_broadcast_created = delivery.poke
         await web.start()
-        await asyncio.gather(*(channel.run(stop) for channel in channels))
+        await asyncio.gather(delivery.run(stop), *(channel.run(stop) for channel in channels))
     except ValueError as exc:
         log.error("%s", exc)
         return 2
@@ -349,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     invite_create.add_argument("--uses", type=int, default=1)
     invite_create.add_argument("--expires", default="7d", help="vd. 7d, 12h, 30m")
     invite_create.add_argument("--json", action="store_true")
+    from bot import cli_broadcast
+
+    cli_broadcast.add_parser(sub)
     return parser
 
 
@@ -374,6 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_cmd_invite_create(settings, args))
         if args.command == "org":
             return asyncio.run(_cmd_org(settings, args))
+        if args.command == "broadcast":
+            from bot import cli_broadcast
+
+            return asyncio.run(cli_broadcast.run(settings, args))
         if args.command == "content":
             if args.content_command == "check":
                 return _cmd_content_check(args)

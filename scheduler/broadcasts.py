@@ -140,7 +140,7 @@ async def prepare(session: AsyncSession, kb: KnowledgeBase, draft: Draft, *,
     counts = await count_by_channel(session, units, spec)
     if sum(counts.values()) == 0:
         raise BroadcastError(
-            f"Chưa có {AUDIENCES[spec.audience]} nào thuộc "
+            f"Không có nơi nhận nào: chưa có {AUDIENCES[spec.audience]} thuộc "
             + ", ".join(u.name for u in units)
             + f" trên {CHANNEL_LABELS[spec.channel]}, nên chưa gửi được. Hãy liên kết nhóm "
             "(lệnh /lienket trong nhóm) hoặc chọn đơn vị khác."
