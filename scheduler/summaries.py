@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.db.models import Broadcast
+from bot.services.orgs import level_label
 from handlers.render import shorten
 from scheduler.broadcasts import STATUS_LABELS, RunStats, aware
 from scheduler.targets import AUDIENCES, CHANNEL_LABELS
@@ -45,7 +46,7 @@ def line(broadcast: Broadcast, tz: ZoneInfo) -> str:
 
 def details(broadcast: Broadcast, tz: ZoneInfo) -> str:
     targets = ", ".join(json.loads(broadcast.targets))
-    level = f", chỉ cấp {broadcast.level}" if broadcast.level else ""
+    level = f", chỉ cấp {level_label(broadcast.level)}" if broadcast.level else ""
     return (
         f"{line(broadcast, tz)}\n"
         f"Gửi tới: {AUDIENCES.get(broadcast.audience, broadcast.audience)} thuộc {targets}"

@@ -244,3 +244,36 @@ async def test_restart_sends_rows_left_in_flight_once_more_and_loses_none(app, w
     assert len([c for c in fake.sent() if int(c.params["chat_id"]) < 0]) == 3
     await service.senders["telegram"].close()
     await asyncio.sleep(0)
+
+
+async def test_zalo_groups_get_the_broadcast_and_a_403_marks_the_group_gone(app, fake):
+    from bot.channels.zalo_client import ZaloClient
+    from scheduler.senders import ZaloSender
+    from tests.fakes.zalo_api import FakeZalo
+
+    groups = [("zalo", "zg-1", "X01-CB03"), ("zalo", "zg-2", "X01-CB04"),
+              ("zalo", "zg-3", "X01-CB05")]
+    world = await build_world(app, groups)
+    zalo = await FakeZalo().start()
+    try:
+        clock = Clock()
+        sender = ZaloSender(ZaloClient(zalo.base_url, zalo.token), default_retry_after=1.0)
+        service = DeliveryService(app, {"zalo": sender}, clock=clock)
+        service.dispatchers["zalo"].limits = Limits(rate=0, per_chat_interval=0)
+        service.dispatchers["zalo"]._limiter = None
+        zalo.fail_next("zg-2", 403, "Forbidden: bot is not a member of this group")
+        zalo.fail_next("zg-3", 429, "Too Many Requests")
+        bid, prepared = await create(app, Draft(text="Tin trên Zalo.", targets=("X01",),
+                                                channel="zalo"),
+                                     actor=world.reporter, now=clock.now)
+        assert prepared.counts == {"zalo": 3}
+        await service.tick()
+        await service.dispatchers["zalo"].drain()
+        result = await deliveries(app, bid)
+        assert result["zg-1"] == ("sent", None) and result["zg-3"] == ("sent", None)
+        assert result["zg-2"][0] == "failed" and "bị xoá" in result["zg-2"][1]
+        assert service.dispatchers["zalo"].stats.rate_limited == 1
+        assert [c.params["text"] for c in zalo.sent("zg-1")] == ["Tin trên Zalo."]
+        await sender.close()
+    finally:
+        await zalo.stop()

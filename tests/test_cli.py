@@ -146,3 +146,38 @@ def test_demo_tree_is_loaded_only_into_an_empty_database(tmp_path):
     assert "Đã nạp cây tổ chức mẫu: 37 đơn vị" in first.stdout
     second = nqbot("org", "demo", tmp_path=tmp_path)
     assert "không nạp cây mẫu" in second.stdout
+
+
+def test_broadcast_commands_create_list_pause_cancel(tmp_path):
+    import sqlite3
+
+    assert nqbot("org", "demo", tmp_path=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:  # two groups linked in chat earlier
+        for external_id, code in (("-1001", "X01-CB01"), ("zg-1", "X01-CB02")):
+            db.execute(
+                "INSERT INTO chats (channel, external_id, kind, title, active, org_unit_id, "
+                "created_at, updated_at) SELECT ?, ?, 'group', 'Nhóm', 1, id, "
+                "'2026-12-01 00:00:00', '2026-12-01 00:00:00' FROM org_units WHERE code = ?",
+                ("telegram" if external_id.startswith("-") else "zalo", external_id, code))
+    past = nqbot("broadcast", "create", "--text", "Tin", "--target", "X01",
+                 "--at", "01/01/2020 07:00", tmp_path=tmp_path)
+    assert past.returncode == 2 and "đã qua" in past.stderr
+    unknown = nqbot("broadcast", "create", "--text", "Tin", "--target", "X01,ZZ9",
+                    tmp_path=tmp_path)
+    assert unknown.returncode == 2 and "«ZZ9»" in unknown.stderr
+    created = nqbot("broadcast", "create", "--text", "Họp chi bộ", "--target", "X01",
+                    "--level", "chi_bo", "--cron", "0 7 * * 1", "--json", tmp_path=tmp_path)
+    assert created.returncode == 0, created.stderr
+    data = json.loads(created.stdout)
+    assert data["counts"] == {"telegram": 1, "zalo": 1} and data["schedule"] == "cron"
+    assert data["first_fire_local"].endswith("07:00")
+    listed = nqbot("broadcast", "list", tmp_path=tmp_path)
+    assert f"#{data['id']} «Họp chi bộ» — đang hoạt động, lần tới" in listed.stdout
+    paused = nqbot("broadcast", "pause", str(data["id"]), tmp_path=tmp_path)
+    assert "tạm dừng" in paused.stdout
+    cancelled = nqbot("broadcast", "cancel", str(data["id"]), tmp_path=tmp_path)
+    assert "đã huỷ" in cancelled.stdout
+    again = nqbot("broadcast", "resume", str(data["id"]), tmp_path=tmp_path)
+    assert again.returncode == 2 and "đã huỷ" in again.stderr
+    shown = nqbot("broadcast", "show", str(data["id"]), tmp_path=tmp_path)
+    assert "Gửi tới: các nhóm đã liên kết thuộc X01, chỉ cấp Chi bộ" in shown.stdout
