@@ -268,9 +268,7 @@ async def change_status(session: AsyncSession, broadcast_id: int, action: str, *
             .where(Delivery.run_id.in_(runs), Delivery.status == "pending")
             .values(status="skipped", last_error=outcomes.REASON_CANCELLED, updated_at=now)
         )
-        from scheduler.runs import finish_runs  # runs builds on this module
-
-        await finish_runs(session, now, list((await session.scalars(runs)).all()))
+        # the dispatcher closes the runs and tells the creator once in-flight messages are done
     else:
         raise BroadcastError(f"Không hiểu thao tác «{action}».")
     broadcast.updated_at = now

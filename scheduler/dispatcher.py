@@ -157,8 +157,16 @@ class Dispatcher:
         if not self._results:
             return
         results, self._results = self._results, []
+        await self._close_runs(results, sorted({r.run_id for r in results}))
+
+    async def _sweep(self) -> None:
+        """Close runs with nothing left to send that no outcome of ours touched (every row
+        skipped by a cancel, a run that reached no chat)."""
+        await self._close_runs([], None)
+
+    async def _close_runs(self, results: list[Result], run_ids: list[int] | None) -> None:
         try:
-            finished = await self._write(results)
+            finished = await self._write(results, run_ids)
         except BaseException:
             self._results[:0] = results  # keep them for the next flush
             raise
@@ -171,7 +179,8 @@ class Dispatcher:
                 except Exception:  # a summary that cannot be sent must not stop delivery
                     log.exception("could not send the summary of run %s", stats.run.id)
 
-    async def _write(self, results: list[Result]) -> list[tuple[Broadcast, RunStats]]:
+    async def _write(self, results: list[Result],
+                     run_ids: list[int] | None) -> list[tuple[Broadcast, RunStats]]:
         now = self.clock()
         writes = [r for r in results if r.status != "skipped"]
         async with self.sessions() as session, session.begin():
@@ -183,7 +192,7 @@ class Dispatcher:
                      "updated_at": now}
                     for r in writes
                 ])
-            return await finish_runs(session, now, sorted({r.run_id for r in results}))
+            return await finish_runs(session, now, run_ids)
 
     # -- sending -------------------------------------------------------------------------------
     def _chat_limiter(self, chat_id: str) -> AsyncLimiter:
@@ -328,11 +337,13 @@ class Dispatcher:
                         queue.put_nowait(job)
                     if jobs:
                         continue
-                    if until_idle and self._busy == 0:
+                    if self._busy == 0:
                         await self._flush()
-                        if self._busy == 0 and not await self._claimable():
+                        await self._sweep()
+                        if until_idle and self._busy == 0 and not await self._claimable():
                             break
-                        continue
+                        if until_idle:
+                            continue
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.limits.idle_poll

@@ -188,38 +188,60 @@ async def test_global_rate_limit_is_honoured(app, fake):
     await service.senders["telegram"].close()
 
 
-async def test_pause_holds_and_resume_finishes_cancel_skips(app, world, fake):
-    clock = Clock()
-    service = make_service(app, fake, clock)
-    await service.senders["telegram"].start()
+async def change(app, bid: int, action: str, actor, clock: Clock) -> None:
     from scheduler import broadcasts
 
-    bid, _ = await create(app, Draft(text="Tin.", targets=("X01",), channel="telegram"),
+    async with app.sessions() as s, s.begin():
+        await broadcasts.change_status(s, bid, action, actor=actor, now=clock.now,
+                                       tz=app.settings.tz)
+
+
+async def test_pause_and_cancel_in_the_middle_of_a_run(app, fake):
+    groups = [("telegram", str(-4000 - i), "X01-CB01") for i in range(40)]
+    world = await build_world(app, groups)
+    clock = Clock()
+    service = make_service(app, fake, clock, concurrency=2, batch_size=2)
+    dispatcher = service.dispatchers["telegram"]
+    await service.senders["telegram"].start()
+    fake.latency = 0.02
+
+    def group_sends() -> list[int]:
+        return [int(c.params["chat_id"]) for c in fake.delivered()
+                if int(c.params["chat_id"]) < 0]
+
+    bid, _ = await create(app, Draft(text="Tin.", targets=("X01-CB01",), channel="telegram"),
                           actor=world.reporter, now=clock.now)
     await service.tick()
-    async with app.sessions() as s, s.begin():
-        await broadcasts.change_status(s, bid, "pause", actor=world.reporter, now=clock.now,
-                                       tz=app.settings.tz)
-    await service.dispatchers["telegram"].drain()
-    assert not [c for c in fake.sent() if int(c.params["chat_id"]) < 0]
-    async with app.sessions() as s, s.begin():
-        await broadcasts.change_status(s, bid, "resume", actor=world.reporter, now=clock.now,
-                                       tz=app.settings.tz)
-    await service.dispatchers["telegram"].drain()
-    assert len([c for c in fake.sent() if int(c.params["chat_id"]) < 0]) == 3
+    running = asyncio.create_task(dispatcher.drain())
+    await fake.wait_for(lambda: len(group_sends()) >= 6)
+    await change(app, bid, "pause", world.reporter, clock)
+    await running  # the dispatcher finishes what it holds, then finds nothing it may send
+    held = len(group_sends())
+    assert 6 <= held <= 6 + 2 + 2 + 2  # at most the rows in flight when paused
+    statuses = [v[0] for v in (await deliveries(app, bid)).values()]
+    assert statuses.count("pending") == 40 - held
+    await change(app, bid, "resume", world.reporter, clock)
+    await dispatcher.drain()
+    assert sorted(group_sends()) == sorted(int(g[1]) for g in groups)  # each once
 
-    bid2, _ = await create(app, Draft(text="Tin hai.", targets=("X01",), channel="telegram"),
-                           actor=world.reporter, now=clock.now)
+    bid2, _ = await create(app, Draft(text="Tin hai.", targets=("X01-CB01",),
+                                      channel="telegram"), actor=world.reporter, now=clock.now)
     await service.tick()
-    async with app.sessions() as s, s.begin():
-        await broadcasts.change_status(s, bid2, "cancel", actor=world.admin, now=clock.now,
-                                       tz=app.settings.tz)
-    await service.dispatchers["telegram"].drain()
-    assert {v for v in (await deliveries(app, bid2)).values()} == {
-        ("skipped", "thông báo đã bị huỷ")}
+    before = len(group_sends())
+    running = asyncio.create_task(dispatcher.drain())
+    await fake.wait_for(lambda: len(group_sends()) >= before + 4)
+    await change(app, bid2, "cancel", world.admin, clock)
+    await running
+    result = await deliveries(app, bid2)
+    sent = [k for k, v in result.items() if v[0] == "sent"]
+    skipped = [k for k, v in result.items() if v == ("skipped", "thông báo đã bị huỷ")]
+    assert len(sent) + len(skipped) == 40 and len(skipped) >= 40 - 4 - 6
+    assert len(group_sends()) == before + len(sent)
     async with app.sessions() as s:
         run = await s.scalar(select(BroadcastRun).where(BroadcastRun.broadcast_id == bid2))
         assert run is not None and run.status == "done"
+    summary = fake.sent(int(REPORTER_TG))[-1].params["text"]
+    assert "Bỏ qua" in summary and "thông báo đã bị huỷ" in summary
     await service.senders["telegram"].close()
 
 
