@@ -59,6 +59,6 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
             log.info("granted the admin role to %d configured Telegram id(s)", added)
     qa = build_qa(settings)
     router = Router(sessions, qa, page_size=settings.browse_page_size, tz=settings.tz,
-                    bot_username=settings.telegram_bot_username)
+                    bot_username=settings.telegram_bot_username, settings=settings)
     files = FileStore(settings.files_dir, settings.files_signing_key)
     return App(settings, engine, sessions, qa.kb, qa, router, files)

@@ -6,6 +6,10 @@ Formats (each at most 64 bytes, Telegram's callback_data limit):
   t:<DOC>:<topic>:<page>   questions of a topic, paged
   e:<entry_id>      an answer card
   l:<unit_code>     link this group to an org unit (permission checked on press)
+  b:new             compose a new broadcast
+  b:<op>:<id>       open | pause | resume | cancel broadcast <id> (permission checked on press)
+  bc:<choice>       an answer in the broadcast composer: a fixed choice (COMPOSE_CHOICES),
+                    u:<unit_code>, sd:<DOC> or st:<DOC>:<topic>
 """
 
 from __future__ import annotations
@@ -17,16 +21,25 @@ MAX_PAYLOAD_BYTES = 64
 _DOC_RE = re.compile(r"^[A-Z0-9]{2,16}$")
 _ID_RE = re.compile(r"^[a-z0-9-]{1,48}$")
 _UNIT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
+_NUMBER_RE = re.compile(r"^[0-9]{1,9}$")
+BROADCAST_OPS = ("open", "pause", "resume", "cancel")
+COMPOSE_CHOICES = frozenset({
+    "entry", "series", "back", "quit", "ok",
+    "a:all", "a:chibo", "a:sec", "c:telegram", "c:zalo", "c:all",
+    "t:now", "t:daily", "t:weekly",
+})
 
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # menu | help | document | topic | entry | link
+    kind: str  # menu | help | document | topic | entry | link | broadcast | compose
     document: str = ""
     topic: str = ""
     page: int = 1
     entry_id: str = ""
     unit_code: str = ""
+    op: str = ""  # broadcast: new | open | pause | resume | cancel; compose: the choice
+    number: int = 0  # broadcast id
 
 
 def menu() -> str:
@@ -53,6 +66,18 @@ def link(unit_code: str) -> str:
     return f"l:{unit_code}"
 
 
+def broadcast(op: str, number: int = 0) -> str:
+    return "b:new" if op == "new" else f"b:{op}:{number}"
+
+
+def compose(choice: str) -> str:
+    return f"bc:{choice}"
+
+
+def fits(payload: str) -> bool:
+    return len(payload.encode("utf-8")) <= MAX_PAYLOAD_BYTES
+
+
 def parse(payload: str) -> Action | None:
     """Parse a payload; None for anything malformed (the caller refuses politely)."""
     if not payload or len(payload.encode("utf-8")) > MAX_PAYLOAD_BYTES:
@@ -68,6 +93,10 @@ def parse(payload: str) -> Action | None:
         return Action("entry", entry_id=rest)
     if kind == "l" and _UNIT_RE.match(rest):
         return Action("link", unit_code=rest)
+    if kind == "b":
+        return _parse_broadcast(rest)
+    if kind == "bc":
+        return _parse_compose(rest)
     if kind == "t":
         parts = rest.split(":")
         if (
@@ -78,4 +107,28 @@ def parse(payload: str) -> Action | None:
             and 0 < len(parts[2]) <= 3
         ):
             return Action("topic", document=parts[0], topic=parts[1], page=int(parts[2]))
+    return None
+
+
+def _parse_broadcast(rest: str) -> Action | None:
+    if rest == "new":
+        return Action("broadcast", op="new")
+    op, _, number = rest.partition(":")
+    if op in BROADCAST_OPS and _NUMBER_RE.fullmatch(number):
+        return Action("broadcast", op=op, number=int(number))
+    return None
+
+
+def _parse_compose(rest: str) -> Action | None:
+    if rest in COMPOSE_CHOICES:
+        return Action("compose", op=rest)
+    choice, _, argument = rest.partition(":")
+    if choice == "u" and _UNIT_RE.fullmatch(argument):
+        return Action("compose", op="u", unit_code=argument)
+    if choice == "sd" and _DOC_RE.fullmatch(argument):
+        return Action("compose", op="sd", document=argument)
+    if choice == "st":
+        doc, _, topic_id = argument.partition(":")
+        if _DOC_RE.fullmatch(doc) and _ID_RE.fullmatch(topic_id):
+            return Action("compose", op="st", document=doc, topic=topic_id)
     return None

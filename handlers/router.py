@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Settings
 from bot.db.models import Chat, User
 from bot.services.people import upsert_chat, upsert_user
 from bot.services.qa import QAService
 from bot.services.roles import looks_like_code
 from content.normalize import fold
-from handlers import account, browse, groups, qa, texts
+from handlers import account, broadcast_composer, browse, groups, qa, texts
 from handlers.payloads import parse
 from handlers.types import ChatKind, Incoming, Reply
 
@@ -32,18 +35,34 @@ class Context:
     page_size: int
     tz: ZoneInfo
     bot_username: str
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    limits: dict[str, int] = field(default_factory=dict)  # one message, per platform
+    draft_ttl: timedelta = timedelta(hours=1)
+    created_broadcast: int | None = None  # set by the composer; the router wakes the scheduler
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Router:
     def __init__(
         self, sessions: async_sessionmaker, qa_service: QAService, *, page_size: int = 6,
-        tz: ZoneInfo | None = None, bot_username: str = "",
+        tz: ZoneInfo | None = None, bot_username: str = "", settings: Settings | None = None,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.sessions = sessions
         self.qa = qa_service
         self.page_size = page_size
         self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
         self.bot_username = bot_username
+        self.clock = clock
+        config = settings or Settings.model_construct()  # the defaults, without the environment
+        self.broadcast_limits = {"telegram": config.telegram_max_reply_chars,
+                                 "zalo": config.zalo_max_message_chars}
+        self.draft_ttl = timedelta(minutes=config.broadcast_draft_ttl_minutes)
+        # set by the running service to wake its scheduler once a new broadcast is committed
+        self.on_broadcast_created: Callable[[], None] | None = None
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         if incoming.chat_kind is ChatKind.GROUP and not incoming.addressed:
@@ -60,13 +79,27 @@ class Router:
                 incoming.chat_title,
             )
             ctx = Context(incoming, session, user, chat, self.qa, self.page_size, self.tz,
-                          self.bot_username)
-            if incoming.payload is not None:
-                action = parse(incoming.payload)
-                if action is not None and action.kind == "link":
-                    return [await groups.link_to(ctx, action.unit_code)]
-                return self._on_payload(ctx, incoming.payload)
-            return await self._on_text(ctx, incoming.text or "")
+                          self.bot_username, now=self.clock(), limits=self.broadcast_limits,
+                          draft_ttl=self.draft_ttl)
+            replies = await self._dispatch(ctx)
+        if ctx.created_broadcast is not None and self.on_broadcast_created is not None:
+            try:  # after the commit, so the scheduler finds the new row
+                self.on_broadcast_created()
+            except Exception:
+                log.exception("waking the scheduler after broadcast #%s failed",
+                              ctx.created_broadcast)
+        return replies
+
+    async def _dispatch(self, ctx: Context) -> list[Reply]:
+        incoming = ctx.incoming
+        if incoming.payload is not None:
+            action = parse(incoming.payload)
+            if action is not None and action.kind == "link":
+                return [await groups.link_to(ctx, action.unit_code)]
+            if action is not None and action.kind in ("broadcast", "compose"):
+                return [await broadcast_composer.on_action(ctx, action)]
+            return self._on_payload(ctx, incoming.payload)
+        return await self._on_text(ctx, incoming.text or "")
 
     def _on_payload(self, ctx: Context, payload: str) -> list[Reply]:
         action = parse(payload)
@@ -118,9 +151,17 @@ class Router:
                 return [browse.main_menu(ctx.qa.kb)]
             if command in ("/hoi", "/h"):
                 return await qa.ask(ctx, argument)
+            if command == "/thongbao":
+                return [await broadcast_composer.command(ctx, argument)]
+            if command in ("/huy", "/hủy"):
+                return [await broadcast_composer.quit_command(ctx)]
             if len(command) > 1 and command[1:].isascii() and command[1:].isalnum():
                 return [Reply(texts.UNKNOWN_COMMAND.format(command=command[:32]),
                               [[browse.menu_button()]])]
+        if ctx.incoming.chat_kind is ChatKind.PRIVATE:
+            composed = await broadcast_composer.on_text(ctx, text)  # a live draft comes first
+            if composed is not None:
+                return [composed]
         if ctx.incoming.chat_kind is ChatKind.PRIVATE and looks_like_code(stripped):
             return [await account.redeem(ctx, stripped)]
         if fold(stripped).strip(" !.?") in GREETINGS:

@@ -124,3 +124,101 @@ FILE_NOT_ON_ZALO = (
     "hoặc nhờ người quản trị gửi giúp."
 )
 FILE_ATTACHED = "[Tệp đính kèm: {name}, {size} byte]"
+
+# /thongbao: the broadcast composer (private chat only; reporters and admins)
+BC_PRIVATE_ONLY = (
+    "Lệnh /thongbao dùng trong tin nhắn riêng. Đồng chí mở trò chuyện riêng với tôi "
+    "rồi gõ /thongbao."
+)
+BC_NOT_ALLOWED = (
+    "Xin lỗi, chỉ báo cáo viên và quản trị viên mới gửi được thông báo. "
+    "Nếu cần gửi, đồng chí liên hệ cấp ủy để được cấp quyền."
+)
+BC_LIST_TITLE = "Thông báo gần đây:"
+BC_LIST_EMPTY = "Chưa có thông báo nào."
+BC_DRAFT_PENDING = "Đồng chí đang soạn dở một thông báo (gõ /huy để bỏ)."
+BC_NEW_BUTTON = "✍️ Soạn thông báo mới"
+BC_CONTINUE_BUTTON = "✏️ Soạn tiếp"
+BC_OPEN_BUTTON = "📂 #{id} {title}"
+BC_PAUSE_BUTTON = "⏸ Tạm dừng"
+BC_RESUME_BUTTON = "▶️ Tiếp tục"
+BC_CANCEL_BUTTON = "✖️ Huỷ"
+BC_NOT_FOUND = "Không có thông báo số {id}."
+BC_NOT_YOURS = "Đồng chí không có quyền xem thông báo này."
+BC_DONE = {
+    "pause": "Đã tạm dừng thông báo #{id}.",
+    "resume": "Thông báo #{id} đã chạy tiếp.",
+    "cancel": "Đã huỷ thông báo #{id}. Các tin chưa gửi sẽ không gửi nữa.",
+}
+
+BC_QUIT_BUTTON = "✖️ Huỷ soạn"
+BC_QUIT = "Đã huỷ bản soạn thông báo."
+BC_NO_DRAFT = "Không có thông báo nào đang soạn."
+BC_PRESS_BUTTON = "Đồng chí bấm một nút bên dưới."
+BC_ASK_CONTENT = (
+    "Bước 1/4 — Nội dung.\nGửi nội dung thông báo (gõ rồi gửi cho tôi), hoặc chọn:"
+)
+BC_ENTRY_BUTTON = "📖 Một câu hỏi–đáp"
+BC_SERIES_BUTTON = "📚 Chuỗi câu hỏi hằng ngày"
+BC_EMPTY = "Nội dung đang trống. Đồng chí gõ nội dung thông báo."
+BC_TOO_LONG = (
+    "Nội dung dài {length} ký tự, quá giới hạn {limit} ký tự cho một tin trên {platform}. "
+    "Đồng chí rút gọn rồi gửi lại."
+)
+BC_ASK_ENTRY = (
+    "Gõ câu hỏi muốn gửi, tôi tìm trong bộ hỏi đáp. "
+    "Ví dụ: «Nghị quyết 57 ban hành ngày nào?»"
+)
+BC_ENTRY_NOT_FOUND = "Tôi chưa tìm thấy câu hỏi khớp. Đồng chí gõ lại ngắn gọn, rõ hơn."
+BC_ENTRY_FOUND = "Đã chọn câu hỏi: «{question}»"
+BC_ASK_DOCUMENT = "Chọn văn bản:"
+BC_ASK_TOPIC = "Chọn chủ đề. Mỗi lần gửi một câu hỏi–đáp của chủ đề, lần lượt:"
+BC_SERIES_FOUND = "Đã chọn chuỗi «{topic}» ({count} câu, mỗi lần gửi một câu)."
+BC_ASK_UNITS = (
+    "Bước 2/4 — Gửi tới đơn vị nào?\nBấm một đơn vị, hoặc gõ mã đơn vị, cách nhau bằng "
+    "dấu phẩy (ví dụ: X01-CB01, X01-CB02)."
+)
+BC_UNITS_NOT_ALLOWED = (
+    "Đồng chí không có quyền gửi thông báo tới {units}. Chỉ báo cáo viên hoặc quản trị "
+    "của đơn vị đó (hoặc cấp trên) mới gửi được."
+)
+BC_NO_UNITS = "Chưa chọn đơn vị nào. Đồng chí bấm một đơn vị hoặc gõ mã đơn vị."
+BC_ASK_AUDIENCE = "Gửi cho ai?"
+BC_AUDIENCE_BUTTONS = {
+    "a:all": "👥 Tất cả nhóm",
+    "a:chibo": "🏠 Chỉ nhóm chi bộ",
+    "a:sec": "👤 Bí thư (tin nhắn riêng)",
+}
+BC_ASK_CHANNEL = "Gửi qua kênh nào?"
+BC_CHANNEL_BUTTONS = {"c:telegram": "Telegram", "c:zalo": "Zalo", "c:all": "Cả hai"}
+BC_ASK_TIME = (
+    "Bước 3/4 — Khi nào gửi?\nBấm một nút, hoặc gõ ngày giờ dạng ngày/tháng/năm giờ:phút, "
+    "ví dụ 25/12/2026 07:30."
+)
+BC_TIME_BUTTONS = {"t:now": "🚀 Gửi ngay", "t:daily": "📅 Hằng ngày", "t:weekly": "🗓 Hằng tuần"}
+BC_ASK_DAILY = "Gửi hằng ngày lúc mấy giờ? Gõ giờ:phút, ví dụ 07:30."
+BC_ASK_WEEKLY = (
+    "Gửi vào thứ mấy, lúc mấy giờ? Gõ các thứ rồi giờ, ví dụ: 2,5 07:30 "
+    "(thứ Hai và thứ Năm, 7 giờ 30). Chủ nhật gõ CN."
+)
+BC_PREVIEW = (
+    "Bước 4/4 — Xem lại trước khi gửi:\n\n{content}\n\n"
+    "Gửi tới: {audience} thuộc {units}{level}\n{counts}\nLịch: {schedule}"
+)
+BC_PREVIEW_SERIES = "Chuỗi «{topic}», {count} câu, mỗi lần một câu. Câu đầu:\n{first}"
+BC_LEVEL = " (chỉ cấp {level})"
+BC_COUNT = "{channel}: {n} {noun}"
+BC_COUNT_GROUPS = "nhóm"
+BC_COUNT_PEOPLE = "người"
+BC_SCHEDULE_NOW = "gửi ngay khi xác nhận"
+BC_SCHEDULE_ONCE = "một lần, lúc {at}"
+BC_SCHEDULE_CRON = "{repeat}, lần đầu {at}"
+BC_DAILY = "hằng ngày lúc {time}"
+BC_WEEKLY = "hằng tuần vào {days} lúc {time}"
+BC_CRON = "lặp lại theo lịch «{cron}»"
+BC_WEEKDAYS = {"mon": "thứ Hai", "tue": "thứ Ba", "wed": "thứ Tư", "thu": "thứ Năm",
+               "fri": "thứ Sáu", "sat": "thứ Bảy", "sun": "Chủ nhật"}
+BC_CONFIRM_BUTTON = "✅ Xác nhận gửi"
+BC_CREATED = "Đã tạo thông báo #{id}. {when}\nXem lại hoặc tạm dừng: /thongbao {id}"
+BC_CREATED_NOW = "Tôi bắt đầu gửi ngay."
+BC_CREATED_LATER = "Lần gửi đầu: {at}."

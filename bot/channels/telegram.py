@@ -52,6 +52,7 @@ PRIVATE_COMMANDS = [
     BotCommand("toi", "Vai trò của tôi"),
     BotCommand("nhom", "Các nhóm đã liên kết"),
     BotCommand("moi", "Tạo mã mời"),
+    BotCommand("thongbao", "Gửi thông báo tới các nhóm (báo cáo viên)"),
 ]
 GROUP_COMMANDS = [
     BotCommand("help", "Hướng dẫn sử dụng"),
