@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     broadcast_sync_seconds: float = 10.0  # how often the database is checked for due firings
     broadcast_draft_ttl_minutes: int = 60  # how long an unfinished /thongbao draft is kept
 
+    # quán triệt campaigns and reports
+    confirm_total_slack: float = 1.5  # a cell's total may exceed its registered members by this
+    # reminders: days before the deadline (positive) or after it (negative), at this local hour
+    reminder_offsets_days: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [3, 1, -1])
+    reminder_hour: int = 8
+    report_max_laggards: int = 10  # cells listed by name in a chat report (the rest counted)
+    confirm_dialog_ttl_minutes: int = 30  # how long a started confirmation waits for answers
+
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: str = "INFO"
 
@@ -86,6 +95,13 @@ class Settings(BaseSettings):
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("reminder_offsets_days", mode="before")
+    @classmethod
+    def _split_offsets(cls, value: object) -> object:
         if isinstance(value, str):
             return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
         return value

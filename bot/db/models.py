@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -236,6 +237,10 @@ class Broadcast(Base):
     entry_id: Mapped[str | None] = mapped_column(String(64))
     series: Mapped[str | None] = mapped_column(String(80))  # "DOC:topic"
     series_pos: Mapped[int] = mapped_column(Integer, default=0)
+    # an announcement of a campaign carries the "đã quán triệt" action
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL", use_alter=True)
+    )
     targets: Mapped[str] = mapped_column(Text)  # JSON list of org unit codes
     level: Mapped[str | None] = mapped_column(String(32))
     audience: Mapped[str] = mapped_column(String(16))  # groups | secretary | reporter | member
@@ -259,6 +264,7 @@ class BroadcastRun(Base):
     status: Mapped[str] = mapped_column(String(16))  # running | done | missed
     text: Mapped[str] = mapped_column(Text, default="")
     entry_id: Mapped[str | None] = mapped_column(String(64))
+    buttons: Mapped[str] = mapped_column(Text, default="", server_default="")  # JSON or ""
     total: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -285,3 +291,72 @@ class Delivery(Base):
     platform_message_id: Mapped[str | None] = mapped_column(String(64))
     not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Campaign(Base):
+    """An "đợt quán triệt": every chi bộ under `scope_unit_id` studies `document` by `deadline`.
+    Dates are local calendar dates (Asia/Ho_Chi_Minh)."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index(None, "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(255))
+    scope_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", ondelete="RESTRICT"))
+    opens_on: Mapped[date] = mapped_column(Date)
+    deadline: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Confirmation(Base):
+    """A chi bộ's "đã quán triệt" for a campaign: one per campaign and cell (updated in place,
+    every change in the audit log)."""
+
+    __tablename__ = "confirmations"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", ondelete="CASCADE"),
+                                         index=True)
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    on_behalf: Mapped[bool] = mapped_column(Boolean, default=False)  # by a unit above / admin
+    channel: Mapped[str] = mapped_column(String(16))
+    held_on: Mapped[date] = mapped_column(Date)
+    attended: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MemberStudy(Base):
+    """A registered member's own "tôi đã học" for a campaign (counted beside the cell's figure)."""
+
+    __tablename__ = "member_studies"
+    __table_args__ = (UniqueConstraint("campaign_id", "user_id"), Index(None, "unit_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReminderLog(Base):
+    """A reminder sent about one cell on one local day (at most one per cell per day)."""
+
+    __tablename__ = "reminder_log"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_id", "sent_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", ondelete="CASCADE"))
+    sent_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))  # cell | summary
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
