@@ -19,11 +19,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     broadcast = sub.add_parser("broadcast", help="thông báo tới các nhóm")
     bsub = broadcast.add_subparsers(dest="broadcast_command", required=True)
     create = bsub.add_parser("create", help="tạo thông báo (gửi ngay, hẹn giờ hoặc lặp lại)")
-    content = create.add_mutually_exclusive_group(required=True)
+    content = create.add_mutually_exclusive_group()
     content.add_argument("--text", help="nội dung")
     content.add_argument("--file", help="tệp chứa nội dung (UTF-8)")
     content.add_argument("--entry", help="mã một câu hỏi–đáp trong bộ nội dung")
     content.add_argument("--series", help="chuỗi câu hỏi hằng ngày: TÀI_LIỆU:chủ_đề")
+    create.add_argument("--campaign", type=int,
+                        help="thông báo một đợt quán triệt: kèm nút «Chi bộ đã quán triệt»")
     create.add_argument("--target", required=True, help="mã đơn vị, nhiều mã cách nhau dấu phẩy")
     create.add_argument("--level", help="chỉ các nhóm ở cấp này, vd. chi_bo")
     create.add_argument("--audience", default="groups",
@@ -85,10 +87,12 @@ async def _create(app, args: argparse.Namespace) -> int:  # type: ignore[no-unty
             text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8-sig")
         except OSError as exc:
             return _fail(f"không đọc được tệp {args.file}: {exc.strerror}")
+    if not (text or args.entry or args.series or args.campaign):
+        return _fail("cần --text, --file, --entry, --series hoặc --campaign")
     kind = "entry" if args.entry else "series" if args.series else "text"
     draft = Draft(content_kind=kind, text=text, entry_id=args.entry, series=args.series,
                   targets=parse_codes(args.target), level=args.level, audience=args.audience,
-                  channel=args.channel, at=args.at, cron=args.cron)
+                  channel=args.channel, at=args.at, cron=args.cron, campaign_id=args.campaign)
     now = utcnow()
     try:
         async with app.sessions() as session, session.begin():

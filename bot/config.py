@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     zalo_poll_timeout: int = 30
     zalo_poll_floor: float = 1.0  # seconds between polls (getUpdates has no offset)
     zalo_options_ttl_minutes: int = 60  # how long numbered options stay valid
+    zalo_broadcast_options_ttl_hours: int = 168  # a broadcast's numbered action, for anyone
 
     zalo_max_message_chars: int = 2000  # a broadcast is one message: longer ones are refused
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Broadcast, BroadcastRun, Delivery, OrgUnit, User, utcnow
+from bot.db.models import Broadcast, BroadcastRun, Campaign, Delivery, OrgUnit, User, utcnow
 from bot.services.roles import Role, audit, holds_over
 from content.kb import Entry, KnowledgeBase
 from scheduler import outcomes
@@ -57,6 +57,7 @@ class Draft:
     channel: str = "all"
     at: str | None = None  # "dd/mm/yyyy HH:MM", local time
     cron: str | None = None  # 5-field crontab, local time
+    campaign_id: int | None = None  # an announcement: carries the "đã quán triệt" action
 
     def spec(self) -> TargetSpec:
         return TargetSpec(tuple(self.targets), self.level, self.audience, self.channel)
@@ -80,6 +81,12 @@ class Prepared:
 def entry_text(entry: Entry) -> str:
     """A knowledge-base entry as a broadcast card: question, answer, source."""
     return f"❓ {entry.question}\n\n{entry.answer}\n\nNguồn: {entry.source}"
+
+
+def announcement_text(campaign: Campaign) -> str:
+    return (f"📢 {campaign.title}\nHạn hoàn thành: {campaign.deadline.strftime('%d/%m/%Y')}.\n"
+            "Sau buổi sinh hoạt, đồng chí bí thư chi bộ bấm nút bên dưới (hoặc gõ «đã quán "
+            "triệt») để xác nhận.")
 
 
 def series_entries(kb: KnowledgeBase, series: str) -> list[Entry]:
@@ -113,6 +120,12 @@ async def prepare(session: AsyncSession, kb: KnowledgeBase, draft: Draft, *,
                   actor: User | None, now: datetime, tz: ZoneInfo,
                   limits: dict[str, int]) -> Prepared:
     """Check everything and count the reach; raises BroadcastError, nothing is written."""
+    if draft.campaign_id is not None:
+        campaign = await session.get(Campaign, draft.campaign_id)
+        if campaign is None or campaign.status != "open":
+            raise BroadcastError(f"Không có đợt quán triệt số {draft.campaign_id} đang mở.")
+        if draft.content_kind == "text" and not draft.text.strip():
+            draft.text = announcement_text(campaign)
     text = _content_text(kb, draft)
     limit, platform = max_chars(draft.channel, limits)
     if len(text) > limit:
@@ -189,6 +202,7 @@ async def create(session: AsyncSession, prepared: Prepared, *, actor: User | Non
         entry_id=draft.entry_id if draft.content_kind == "entry" else None,
         series=draft.series if draft.content_kind == "series" else None,
         series_pos=0,
+        campaign_id=draft.campaign_id,
         targets=json.dumps([u.code for u in prepared.units], ensure_ascii=False),
         level=draft.level,
         audience=draft.audience,

@@ -28,7 +28,7 @@ from bot.services.people import migrate_chat
 from scheduler import outcomes
 from scheduler.broadcasts import RunStats
 from scheduler.runs import finish_runs
-from scheduler.senders import Sender
+from scheduler.senders import Button, Sender, parse_buttons
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class Job:
     chat_id: str
     text: str
     attempts: int
+    buttons: tuple[tuple[Button, ...], ...] = ()
 
 
 @dataclass
@@ -126,7 +127,7 @@ class Dispatcher:
         async with self.sessions() as session, session.begin():
             rows = (await session.execute(
                 select(Delivery.id, Delivery.run_id, Delivery.chat_id, Chat.external_id,
-                       Chat.active, BroadcastRun.text, Delivery.attempts)
+                       Chat.active, BroadcastRun.text, Delivery.attempts, BroadcastRun.buttons)
                 .join(Chat, Chat.id == Delivery.chat_id)
                 .join(BroadcastRun, BroadcastRun.id == Delivery.run_id)
                 .join(Broadcast, Broadcast.id == BroadcastRun.broadcast_id)
@@ -151,7 +152,8 @@ class Dispatcher:
                 await session.execute(update(Delivery).where(
                     Delivery.id.in_([r.id for r in live])).values(status="sending",
                                                                    updated_at=now))
-        return [Job(r.id, r.run_id, r.chat_id, r.external_id, r.text, r.attempts) for r in live]
+        return [Job(r.id, r.run_id, r.chat_id, r.external_id, r.text, r.attempts,
+                    parse_buttons(r.buttons)) for r in live]
 
     async def _flush(self) -> None:
         if not self._results:
@@ -212,14 +214,15 @@ class Dispatcher:
         while (remaining := self._paused_until - loop.time()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(remaining)
 
-    async def _send_paced(self, chat_id: str, text: str) -> str:
+    async def _send_paced(self, chat_id: str, text: str,
+                          buttons: tuple[tuple[Button, ...], ...] = ()) -> str:
         await self._wait_if_paused()
         if self.limits.per_chat_interval > 0:
             await self._chat_limiter(chat_id).acquire()
         if self._limiter is not None:
             await self._limiter.acquire()
         await self._wait_if_paused()
-        return await self.sender.send(chat_id, text)
+        return await self.sender.send(chat_id, text, buttons)
 
     async def _deliver(self, job: Job) -> Result:
         attempts, chat_id, moved = job.attempts, job.chat_id, False
@@ -227,7 +230,7 @@ class Dispatcher:
         while True:
             attempts += 1
             try:
-                message_id = await self._send_paced(chat_id, job.text)
+                message_id = await self._send_paced(chat_id, job.text, job.buttons)
                 self.stats.sent += 1
                 return Result(job.id, job.run_id, "sent", attempts, message_id=message_id)
             except outcomes.RateLimited as exc:

@@ -24,6 +24,7 @@ from scheduler.targets import TargetError, TargetSpec, expand, resolve_units
 from scheduler.timespec import next_fire
 
 log = logging.getLogger(__name__)
+CONFIRM_LABEL = "✅ Chi bộ đã quán triệt"  # the button under a campaign's announcement
 
 
 @dataclass
@@ -76,7 +77,10 @@ async def _fire_one(session: AsyncSession, kb: KnowledgeBase, broadcast: Broadca
         broadcast.status = "finished"
         return
     text, entry_id = content
+    buttons = json.dumps([[{"label": CONFIRM_LABEL, "payload": f"q:{broadcast.campaign_id}"}]],
+                         ensure_ascii=False) if broadcast.campaign_id else ""
     run = BroadcastRun(broadcast_id=broadcast.id, fire_at=fire_at, text=text, entry_id=entry_id,
+                       buttons=buttons,
                        status="missed" if late else "running", total=0, created_at=now,
                        finished_at=now if late else None)
     try:

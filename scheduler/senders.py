@@ -4,11 +4,13 @@ the dispatcher paces, retries and records (interactive replies keep PTB's rate l
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Protocol
 
 import httpx
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -21,6 +23,8 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.channels.zalo_client import ZaloClient, ZaloError, ZaloTimeout
+from handlers.render import numbered
+from handlers.texts import OPTIONS_HINT_GROUP
 from scheduler.outcomes import (
     ChatGone,
     ChatMoved,
@@ -31,13 +35,23 @@ from scheduler.outcomes import (
     Uncertain,
 )
 
+Button = tuple[str, str]  # label, payload
+Buttons = tuple[tuple[Button, ...], ...]
+
+
+def parse_buttons(stored: str | None) -> Buttons:
+    """A run's buttons as stored (JSON rows of {label, payload}; "" for none)."""
+    if not stored:
+        return ()
+    return tuple(tuple((b["label"], b["payload"]) for b in row) for row in json.loads(stored))
+
 
 class Sender(Protocol):
     channel: str
 
     async def start(self) -> None: ...
 
-    async def send(self, chat_id: str, text: str) -> str:
+    async def send(self, chat_id: str, text: str, buttons: Buttons = ()) -> str:
         """Send; returns the platform's message id or raises a `DeliveryError`."""
         ...
 
@@ -46,6 +60,9 @@ class Sender(Protocol):
 
 def _chat_ref(chat_id: str) -> int | str:
     return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+
+
+OptionsStore = Callable[[str, list[str]], Awaitable[None]]
 
 
 class TelegramSender:
@@ -63,9 +80,12 @@ class TelegramSender:
     async def close(self) -> None:
         await self.bot.shutdown()
 
-    async def send(self, chat_id: str, text: str) -> str:
+    async def send(self, chat_id: str, text: str, buttons: Buttons = ()) -> str:
+        markup = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(label, callback_data=payload) for label, payload in row]
+             for row in buttons]) if buttons else None
         try:
-            message = await self.bot.send_message(_chat_ref(chat_id), text)
+            message = await self.bot.send_message(_chat_ref(chat_id), text, reply_markup=markup)
         except RetryAfter as exc:
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
@@ -92,9 +112,11 @@ class TelegramSender:
 class ZaloSender:
     channel = "zalo"
 
-    def __init__(self, client: ZaloClient, *, default_retry_after: float) -> None:
+    def __init__(self, client: ZaloClient, *, default_retry_after: float,
+                 remember_options: OptionsStore | None = None) -> None:
         self.client = client
         self.default_retry_after = default_retry_after
+        self.remember_options = remember_options
 
     async def start(self) -> None:
         return None
@@ -102,7 +124,14 @@ class ZaloSender:
     async def close(self) -> None:
         await self.client.close()
 
-    async def send(self, chat_id: str, text: str) -> str:
+    async def send(self, chat_id: str, text: str, buttons: Buttons = ()) -> str:
+        """Zalo has no buttons: they become numbered options, which anyone in the chat may
+        answer with the number (stored for the whole chat before sending)."""
+        if buttons:
+            labels = [label for row in buttons for label, _ in row]
+            text = numbered(text, labels, OPTIONS_HINT_GROUP)
+            if self.remember_options is not None:
+                await self.remember_options(chat_id, [p for row in buttons for _, p in row])
         try:
             result = await self.client.call("sendMessage", chat_id=chat_id, text=text)
         except ZaloTimeout:

@@ -57,8 +57,22 @@ def build_senders(app: App) -> dict[str, Sender]:
         client = ZaloClient(s.zalo_api_base_url, s.zalo_bot_token,
                             request_timeout=s.broadcast_request_timeout)
         senders["zalo"] = ZaloSender(client,
-                                     default_retry_after=s.broadcast_default_retry_after)
+                                     default_retry_after=s.broadcast_default_retry_after,
+                                     remember_options=_chat_options(app))
     return senders
+
+
+def _chat_options(app: App):  # type: ignore[no-untyped-def]
+    """Keep a broadcast's buttons as numbered options anyone in the Zalo chat may answer."""
+    from bot.services import dialogs
+
+    ttl = timedelta(hours=app.settings.zalo_broadcast_options_ttl_hours)
+
+    async def remember(chat_id: str, payloads: list[str]) -> None:
+        async with app.sessions() as session, session.begin():
+            await dialogs.save_options(session, "zalo", chat_id, dialogs.ANYONE, payloads, ttl)
+
+    return remember
 
 
 class DeliveryService:

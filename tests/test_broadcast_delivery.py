@@ -299,3 +299,48 @@ async def test_zalo_groups_get_the_broadcast_and_a_403_marks_the_group_gone(app,
         await sender.close()
     finally:
         await zalo.stop()
+
+
+async def test_campaign_announcement_carries_the_confirmation_action(app, fake):
+    """Telegram: an inline button; Zalo: a numbered option anyone in the group may answer."""
+    from bot.channels.zalo_client import ZaloClient
+    from bot.services import campaigns, dialogs
+    from scheduler.senders import ZaloSender
+    from scheduler.service import _chat_options
+    from tests.fakes.zalo_api import FakeZalo
+
+    world = await build_world(app, [("telegram", "-1001", "X01-CB01"),
+                                    ("zalo", "zg-1", "X01-CB02")])
+    clock = Clock()
+    async with app.sessions() as s, s.begin():
+        campaign = await campaigns.create(
+            s, actor=None, document="NQ57", title="Quán triệt Nghị quyết 57", scope_code="X01",
+            deadline="20/12/2026", opens=None, now=clock.now, tz=app.settings.tz,
+            documents={"NQ57"})
+    zalo = await FakeZalo().start()
+    try:
+        telegram = TelegramSender(fake.token, fake.base_url, timeout=5.0, pool_size=4)
+        zalo_sender = ZaloSender(ZaloClient(zalo.base_url, zalo.token), default_retry_after=1,
+                                 remember_options=_chat_options(app))
+        service = DeliveryService(app, {"telegram": telegram, "zalo": zalo_sender}, clock=clock)
+        for dispatcher in service.dispatchers.values():
+            dispatcher.limits = Limits(rate=0, per_chat_interval=0)
+            dispatcher._limiter = None
+        await telegram.start()
+        _bid, prepared = await create(app, Draft(targets=("X01",), campaign_id=campaign.id),
+                                      actor=world.reporter, now=clock.now)
+        assert "Hạn hoàn thành: 20/12/2026" in prepared.first_text
+        await service.tick()
+        await asyncio.gather(*(d.drain() for d in service.dispatchers.values()))
+        [message] = fake.sent(-1001)
+        button = message.params["reply_markup"]["inline_keyboard"][0][0]
+        assert button == {"text": "✅ Chi bộ đã quán triệt", "callback_data": f"q:{campaign.id}"}
+        [zalo_message] = zalo.sent("zg-1")
+        assert "1. ✅ Chi bộ đã quán triệt" in zalo_message.params["text"]
+        async with app.sessions() as s:  # any member of the group answering "1"
+            assert await dialogs.resolve_option(s, "zalo", "zg-1", "someone", 1) == (
+                f"q:{campaign.id}")
+        await telegram.close()
+        await zalo_sender.close()
+    finally:
+        await zalo.stop()

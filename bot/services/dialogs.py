@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import DialogState, ProcessedUpdate, utcnow
 
 OPTIONS = "options"
+ANYONE = "*"  # options anyone in the chat may answer (a broadcast's buttons on Zalo)
 
 
 def _aware(value: datetime) -> datetime:
@@ -36,11 +37,17 @@ async def save_options(session: AsyncSession, channel: str, chat_id: str, user_i
 
 async def resolve_option(session: AsyncSession, channel: str, chat_id: str, user_id: str,
                          number: int) -> str | None:
-    """The payload behind option `number`, or None if there is no such live option."""
-    state = await session.scalar(select(DialogState).where(
-        DialogState.channel == channel, DialogState.chat_id == chat_id,
-        DialogState.user_id == user_id, DialogState.kind == OPTIONS))
-    if state is None or _aware(state.expires_at) <= utcnow():
+    """The payload behind option `number`, or None if there is no such live option. The user's
+    own options first, then those left for anyone in the chat."""
+    state = None
+    for who in (user_id, ANYONE):
+        state = await session.scalar(select(DialogState).where(
+            DialogState.channel == channel, DialogState.chat_id == chat_id,
+            DialogState.user_id == who, DialogState.kind == OPTIONS))
+        if state is not None and _aware(state.expires_at) > utcnow():
+            break
+        state = None
+    if state is None:
         return None
     payloads = json.loads(state.data)
     return payloads[number - 1] if 1 <= number <= len(payloads) else None
