@@ -225,7 +225,8 @@ async def create(session: AsyncSession, prepared: Prepared, *, actor: User | Non
 async def list_broadcasts(session: AsyncSession, actor: User | None,
                           limit: int = 20) -> list[Broadcast]:
     """Newest first: the actor's own (all of them for the operator and admins)."""
-    query = select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)
+    query = (select(Broadcast).where(Broadcast.content_kind != "reminder")
+             .order_by(Broadcast.id.desc()).limit(limit))
     if actor is not None and not await _is_global_admin(session, actor):
         query = query.where(Broadcast.created_by == actor.id)
     return list((await session.scalars(query)).all())

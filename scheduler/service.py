@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.db.models import Broadcast, User, utcnow
-from scheduler import summaries
+from scheduler import reminders, summaries
 from scheduler.broadcasts import RunStats, aware
 from scheduler.dispatcher import Dispatcher, Limits
 from scheduler.outcomes import DeliveryError
@@ -98,6 +98,9 @@ class DeliveryService:
             async with self.app.sessions() as session, session.begin():
                 report = await fire_due(session, self.app.kb, now=now, tz=settings.tz,
                                         grace=timedelta(minutes=settings.broadcast_grace_minutes))
+                report.runs += await reminders.send_due(
+                    session, now=now, tz=settings.tz, offsets=settings.reminder_offsets_days,
+                    hour=settings.reminder_hour)
                 empty = await finish_runs(session, now, report.runs)
             for notice in report.notices:
                 await self.notify(notice.user_id, notice.text)
