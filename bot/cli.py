@@ -353,9 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     invite_create.add_argument("--uses", type=int, default=1)
     invite_create.add_argument("--expires", default="7d", help="vd. 7d, 12h, 30m")
     invite_create.add_argument("--json", action="store_true")
-    from bot import cli_broadcast
+    from bot import cli_broadcast, cli_report
 
     cli_broadcast.add_parser(sub)
+    cli_report.add_parser(sub)
     return parser
 
 
@@ -385,6 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot import cli_broadcast
 
             return asyncio.run(cli_broadcast.run(settings, args))
+        if args.command in ("campaign", "report"):
+            from bot import cli_report
+
+            return asyncio.run(cli_report.run(settings, args))
         if args.command == "content":
             if args.content_command == "check":
                 return _cmd_content_check(args)

@@ -33,6 +33,7 @@ from bot.db.models import (
 )
 from bot.services.campaigns import fmt, local_today
 from bot.services.confirmations import CELL_LEVEL
+from bot.services.orgs import path_under
 from bot.services.roles import Role
 from scheduler.runs import CONFIRM_LABEL
 
@@ -81,7 +82,7 @@ async def _remind(session: AsyncSession, campaign: Campaign, days_left: int, tod
         select(OrgUnit)
         .outerjoin(Confirmation, and_(Confirmation.unit_id == OrgUnit.id,
                                       Confirmation.campaign_id == campaign.id))
-        .where(OrgUnit.level == CELL_LEVEL, OrgUnit.path.like(scope.path + "%"),
+        .where(OrgUnit.level == CELL_LEVEL, path_under(scope.path),
                Confirmation.id.is_(None), OrgUnit.id.not_in(reminded_today))
         .order_by(OrgUnit.path))).all())
     if not cells:

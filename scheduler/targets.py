@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from bot.db.models import Chat, Delivery, OrgUnit, RoleAssignment, User
-from bot.services.orgs import LEVELS
+from bot.services.orgs import LEVELS, path_under
 
 CHANNELS = ("telegram", "zalo")
 AUDIENCES: dict[str, str] = {
@@ -75,7 +75,7 @@ async def resolve_units(session: AsyncSession, codes: tuple[str, ...]) -> list[O
 
 
 def _in_subtrees(units: list[OrgUnit], level: str | None):  # type: ignore[no-untyped-def]
-    condition = or_(*[OrgUnit.path.like(unit.path + "%") for unit in units])
+    condition = or_(*[path_under(unit.path) for unit in units])
     return and_(condition, OrgUnit.level == level) if level else condition
 
 

@@ -6,9 +6,12 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-from sqlalchemy import select
+from sqlalchemy import Boolean, ColumnElement, String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from bot.db.models import OrgUnit, utcnow
 
@@ -216,3 +219,42 @@ async def render_tree(session: AsyncSession, code: str | None = None) -> str:
         for u in units
     ]
     return "\n".join(lines)
+
+
+class _PathUnder(ColumnElement[bool]):
+    """`path` starts with a materialised-path prefix, written so each database uses its index:
+    LIKE 'prefix%' on PostgreSQL (varchar_pattern_ops), GLOB 'prefix*' on SQLite (its LIKE is
+    case-insensitive and cannot use a BINARY index; paths hold only digits and '/')."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a comparison: no "= 1" appended on SQLite
+    _traverse_internals: ClassVar[list[tuple[str, InternalTraversal]]] = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("like", InternalTraversal.dp_clauseelement),
+        ("glob", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[str], prefix: str) -> None:
+        self.column = column
+        self.like = bindparam(None, prefix + "%", type_=String())
+        self.glob = bindparam(None, prefix + "*", type_=String())
+
+
+@compiles(_PathUnder)
+def _path_under_default(element: _PathUnder, compiler, **kw) -> str:  # type: ignore[no-untyped-def]
+    column = compiler.process(element.column, **kw)
+    return f"{column} LIKE {compiler.process(element.like, **kw)}"
+
+
+@compiles(_PathUnder, "sqlite")
+def _path_under_sqlite(element: _PathUnder, compiler, **kw) -> str:  # type: ignore[no-untyped-def]
+    column = compiler.process(element.column, **kw)
+    return f"{column} GLOB {compiler.process(element.glob, **kw)}"
+
+
+def path_under(prefix: str, column: ColumnElement[str] | None = None) -> ColumnElement[bool]:
+    """Rows whose path lies in the subtree whose path is `prefix` (the root included)."""
+    if not prefix.startswith("/") or not set(prefix) <= set("0123456789/"):
+        raise ValueError(f"not a materialised path: {prefix!r}")
+    return _PathUnder(column if column is not None else OrgUnit.path, prefix)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Campaign, Confirmation, MemberStudy, OrgUnit, RoleAssignment, User
 from bot.services.confirmations import CELL_LEVEL
+from bot.services.orgs import path_under
 from bot.services.roles import Role
 
 
@@ -91,7 +92,7 @@ def _cells(campaign_id: int, prefix: str):  # type: ignore[no-untyped-def]
         .select_from(OrgUnit)
         .outerjoin(Confirmation, and_(Confirmation.unit_id == OrgUnit.id,
                                       Confirmation.campaign_id == campaign_id))
-        .where(OrgUnit.level == CELL_LEVEL, OrgUnit.path.like(prefix + "%"))
+        .where(OrgUnit.level == CELL_LEVEL, path_under(prefix))
     )
 
 
@@ -115,10 +116,11 @@ async def rollup(session: AsyncSession, campaign: Campaign, root: OrgUnit
     _fill(total, row)
     total.studied = int(await session.scalar(
         select(func.count(MemberStudy.id)).join(OrgUnit, OrgUnit.id == MemberStudy.unit_id)
-        .where(MemberStudy.campaign_id == campaign.id, OrgUnit.path.like(prefix + "%"))) or 0)
-    if root.level == CELL_LEVEL or prefix != root.path:
+        .where(MemberStudy.campaign_id == campaign.id, path_under(prefix))) or 0)
+    if root.level == CELL_LEVEL:
         return total, []
-    key = _child_key(session, root.path).label("child")
+    # a root above the campaign's scope: break down by the units below the scope instead
+    key = _child_key(session, prefix).label("child")
     grouped = (await session.execute(
         base.add_columns(key, *_figures(campaign.id)).group_by(key))).all()
     ids = {int(r[0]): r[1:] for r in grouped if r[0]}
@@ -143,7 +145,8 @@ async def laggards(session: AsyncSession, campaign: Campaign, root: OrgUnit,
     count = int(await session.scalar(missing.add_columns(func.count(OrgUnit.id))) or 0)
     parent = OrgUnit.__table__.alias("parent")
     query = (missing.add_columns(OrgUnit.id, OrgUnit.code, OrgUnit.name, parent.c.name)
-             .outerjoin(parent, parent.c.id == OrgUnit.parent_id).order_by(OrgUnit.path))
+             .outerjoin(parent, parent.c.id == OrgUnit.parent_id)
+             .order_by(parent.c.code, OrgUnit.code))  # tree order, as people read codes
     if limit is not None:
         query = query.limit(limit)
     rows = (await session.execute(query)).all()
@@ -178,7 +181,7 @@ async def cell_rows(session: AsyncSession, campaign: Campaign, root: OrgUnit) ->
         Confirmation.held_on, Confirmation.attended, Confirmation.total, Confirmation.late,
         Confirmation.on_behalf, func.coalesce(studied.c.n, 0),
     ).outerjoin(parent, parent.c.id == OrgUnit.parent_id).outerjoin(
-        studied, studied.c.unit_id == OrgUnit.id).order_by(OrgUnit.path)
+        studied, studied.c.unit_id == OrgUnit.id).order_by(parent.c.code, OrgUnit.code)
     return [CellRow(code, name, parent_code or "", path, members or 0, held_on, attended,
                     total, bool(late), bool(on_behalf), int(n or 0))
             for code, name, parent_code, path, members, held_on, attended, total, late,
