@@ -183,9 +183,14 @@ async def _deliver(app) -> int:  # type: ignore[no-untyped-def]
     service = DeliveryService(app, senders)
     for sender in senders.values():
         await sender.start()
+    from scheduler.dispatcher import DispatcherBusy
+
     try:
         report = await service.tick()
         await asyncio.gather(*(d.drain() for d in service.dispatchers.values()))
+    except DispatcherBusy as exc:
+        return _fail(f"một tiến trình khác (bot đang chạy) đang gửi thông báo trên {exc.channel}; "
+                     "nó sẽ tự gửi những gì đến hạn, không cần chạy lệnh này")
     finally:
         for sender in senders.values():
             await sender.close()

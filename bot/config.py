@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     broadcast_grace_minutes: int = 60  # a firing missed while down still runs within this
     broadcast_sync_seconds: float = 10.0  # how often the database is checked for due firings
     broadcast_draft_ttl_minutes: int = 60  # how long an unfinished /thongbao draft is kept
+    dispatcher_lease_seconds: float = 15.0  # a dead sender's channel is taken over after this
 
     # quán triệt campaigns and reports
     confirm_total_slack: float = 1.5  # a cell's total may exceed its registered members by this

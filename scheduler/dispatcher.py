@@ -1,8 +1,12 @@
 """The dispatcher: drains one channel's pending delivery rows within the platform's limits.
 
+- One dispatcher per channel at a time: it holds the channel's lease (`scheduler/lease.py`);
+  another process waits as a standby and takes over when the lease expires.
 - Rows are claimed in small batches (status `sending`), sent by a few concurrent workers and
-  their outcomes written back in batches; at most `batch_size + concurrency` rows are in flight,
-  and only those can be sent twice after a crash (`recover` puts them back to pending).
+  their outcomes written back every `flush_interval`. In flight at any moment: at most
+  `concurrency − 1 + batch_size` claimed rows plus those sent since the last write (about
+  rate × flush_interval); only these can be sent twice after a crash (`recover` puts them back
+  to pending).
 - Pace: one global `aiolimiter.AsyncLimiter` (messages/second for the whole bot) and one per
   chat (one message per `per_chat_interval`). A 429 pauses the whole channel for `retry_after`.
 - Network errors before the platform accepted the message are retried with exponential back-off
@@ -27,6 +31,7 @@ from bot.db.models import Broadcast, BroadcastRun, Chat, Delivery, utcnow
 from bot.services.people import migrate_chat
 from scheduler import outcomes
 from scheduler.broadcasts import RunStats
+from scheduler.lease import Lease
 from scheduler.runs import finish_runs
 from scheduler.senders import Button, Sender, parse_buttons
 
@@ -36,6 +41,14 @@ MAX_RATE_LIMITED = 20  # 429s for one message before it goes back to the queue
 PER_CHAT_LIMITERS = 4096
 
 RunFinished = Callable[[Broadcast, RunStats], Awaitable[None]]
+
+
+class DispatcherBusy(RuntimeError):
+    """Another live process is dispatching this channel."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(channel)
+        self.channel = channel
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,8 @@ class Limits:
 class Dispatcher:
     def __init__(self, sessions: async_sessionmaker, sender: Sender, limits: Limits, *,
                  clock: Callable[[], datetime] = utcnow,
-                 on_run_finished: RunFinished | None = None) -> None:
+                 on_run_finished: RunFinished | None = None,
+                 lease: Lease | None = None) -> None:
         self.sessions = sessions
         self.sender = sender
         self.channel = sender.channel
@@ -103,6 +117,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._results: list[Result] = []
         self._busy = 0
+        self.lease = lease
+        self._lost_lease = False
 
     def wake(self) -> None:
         """New rows may be waiting (a broadcast fired, a run was resumed)."""
@@ -148,10 +164,13 @@ class Dispatcher:
                                      for i, r in zip(gone, [r for r in rows if not r.active],
                                                      strict=True))
                 self.stats.skipped += len(gone)
-            if live:
-                await session.execute(update(Delivery).where(
-                    Delivery.id.in_([r.id for r in live])).values(status="sending",
-                                                                   updated_at=now))
+            if live:  # only rows still pending: never a row someone else has claimed
+                claimed = set((await session.scalars(
+                    update(Delivery)
+                    .where(Delivery.id.in_([r.id for r in live]), Delivery.status == "pending")
+                    .values(status="sending", updated_at=now)
+                    .returning(Delivery.id))).all())
+                live = [r for r in live if r.id in claimed]
         return [Job(r.id, r.run_id, r.chat_id, r.external_id, r.text, r.attempts,
                     parse_buttons(r.buttons)) for r in live]
 
@@ -310,8 +329,21 @@ class Dispatcher:
                 queue.task_done()
 
     async def _flusher(self, stop: asyncio.Event) -> None:
-        """Write outcomes every `flush_interval` until stopped (never cancelled mid-write)."""
+        """Write outcomes every `flush_interval` until stopped (never cancelled mid-write), and
+        renew the lease; losing it (this process stalled past its expiry) stops the claiming."""
+        loop = asyncio.get_running_loop()
+        renewed = loop.time()
         while not stop.is_set():
+            due = self.lease is not None and (
+                loop.time() - renewed >= self.lease.ttl.total_seconds() / 3)
+            if self.lease is not None and due:
+                try:
+                    self._lost_lease = not await self.lease.acquire()
+                    renewed = loop.time()
+                except Exception:
+                    log.exception("%s: could not renew the dispatcher lease", self.channel)
+                if self._lost_lease:
+                    log.error("%s: lost the dispatcher lease; stopping", self.channel)
             try:
                 await asyncio.wait_for(stop.wait(), self.limits.flush_interval)
             except TimeoutError:
@@ -322,8 +354,39 @@ class Dispatcher:
                 log.exception("%s: could not record delivery outcomes; will retry",
                               self.channel)
 
+    async def _take_lease(self, stop: asyncio.Event, until_idle: bool) -> bool:
+        """Wait for the channel's lease (a standby while another process holds it). With
+        until_idle, give up after one lease period: a live holder is sending already."""
+        if self.lease is None:
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lease.ttl.total_seconds() + 2
+        announced = False
+        while not await self.lease.acquire():
+            if not announced:
+                log.info("%s: another process is sending; waiting as a standby", self.channel)
+                announced = True
+            if until_idle and loop.time() > deadline:
+                raise DispatcherBusy(self.channel)
+            try:
+                await asyncio.wait_for(stop.wait(), self.lease.ttl.total_seconds() / 3)
+                return False
+            except TimeoutError:
+                pass
+        return True
+
     async def run(self, stop: asyncio.Event, *, until_idle: bool = False) -> None:
         """Deliver until `stop` is set (or, with until_idle, until nothing is claimable)."""
+        if not await self._take_lease(stop, until_idle):
+            return
+        self._lost_lease = False
+        try:
+            await self._run(stop, until_idle)
+        finally:
+            if self.lease is not None and not self._lost_lease:
+                await self.lease.release()
+
+    async def _run(self, stop: asyncio.Event, until_idle: bool) -> None:
         await self.recover()
         queue: asyncio.Queue[Job] = asyncio.Queue()
         workers = [asyncio.create_task(self._worker(queue))
@@ -331,7 +394,7 @@ class Dispatcher:
         flush_stop = asyncio.Event()
         flusher = asyncio.create_task(self._flusher(flush_stop))
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not self._lost_lease:
                 if self._busy < self.limits.concurrency:
                     await self._wait_if_paused()
                     jobs = await self._claim(self.limits.batch_size)

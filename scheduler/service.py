@@ -21,6 +21,7 @@ from bot.db.models import Broadcast, User, utcnow
 from scheduler import reminders, summaries
 from scheduler.broadcasts import RunStats, aware
 from scheduler.dispatcher import Dispatcher, Limits
+from scheduler.lease import Lease
 from scheduler.outcomes import DeliveryError
 from scheduler.runs import FireReport, finish_runs, fire_due
 from scheduler.senders import Sender
@@ -83,7 +84,9 @@ class DeliveryService:
         self.clock = clock
         self.dispatchers = {
             channel: Dispatcher(app.sessions, sender, limits_for(app, channel), clock=clock,
-                                on_run_finished=self.summarize)
+                                on_run_finished=self.summarize,
+                                lease=Lease(app.sessions, channel,
+                                            ttl=app.settings.dispatcher_lease_seconds))
             for channel, sender in senders.items()
         }
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -152,6 +155,12 @@ class DeliveryService:
             log.warning("could not tell user %s: %s", user_id, exc.reason)
 
     # -- lifecycle -----------------------------------------------------------------------------
+    @staticmethod
+    async def _dispatch(dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+        """Dispatch while holding the channel's lease; a standby again if it is ever lost."""
+        while not stop.is_set():
+            await dispatcher.run(stop)
+
     async def run(self, stop: asyncio.Event) -> None:
         for sender in self.senders.values():
             await sender.start()
@@ -161,7 +170,7 @@ class DeliveryService:
             id="sync", next_run_time=datetime.now(UTC), misfire_grace_time=None,
             coalesce=True, max_instances=1)
         try:
-            await asyncio.gather(*(d.run(stop) for d in self.dispatchers.values()),
+            await asyncio.gather(*(self._dispatch(d, stop) for d in self.dispatchers.values()),
                                  stop.wait())
         finally:
             self.scheduler.shutdown(wait=False)

@@ -40,7 +40,7 @@ async def test_kill_9_mid_broadcast_then_restart(tmp_path):
     fake = await FakeTelegram().start()
     env = {**os.environ, "DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": fake.token,
            "TELEGRAM_API_BASE_URL": fake.base_url, "BROADCAST_TELEGRAM_RATE": "150",
-           "BROADCAST_PER_CHAT_INTERVAL": "0",
+           "BROADCAST_PER_CHAT_INTERVAL": "0", "DISPATCHER_LEASE_SECONDS": "2",
            "PYTHONPATH": ROOT}
     try:
         first = await _deliver(env, tmp_path)

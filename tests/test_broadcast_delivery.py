@@ -344,3 +344,37 @@ async def test_campaign_announcement_carries_the_confirmation_action(app, fake):
         await zalo_sender.close()
     finally:
         await zalo.stop()
+
+
+async def test_one_dispatcher_per_channel_holds_the_lease(app, world, fake):
+    """A second process waits as a standby; `deliver` gives up while a live one sends; a
+    lease left by a dead process expires and is taken over."""
+    from scheduler.dispatcher import DispatcherBusy
+    from scheduler.lease import Lease
+
+    first = Lease(app.sessions, "telegram", ttl=1.0, holder="bot-1")
+    second = Lease(app.sessions, "telegram", ttl=1.0, holder="bot-2")
+    assert await first.acquire() and await first.acquire()  # renewing
+    assert not await second.acquire()
+    assert await second.current_holder() == "bot-1"
+    sender = TelegramSender(fake.token, fake.base_url, timeout=5.0, pool_size=4)
+    await sender.start()
+    busy = Dispatcher(app.sessions, sender, Limits(rate=0, per_chat_interval=0), lease=second)
+    started = time.monotonic()
+    with pytest.raises(DispatcherBusy):
+        # bot-1 keeps renewing meanwhile, as a live process does
+        renewing = asyncio.create_task(_renew(first, 4))
+        await busy.drain()
+    await renewing
+    assert time.monotonic() - started >= 2.5
+    await asyncio.sleep(1.1)  # bot-1 died without releasing: its lease expires
+    assert await second.acquire()
+    await second.release()
+    assert await first.acquire()
+    await sender.close()
+
+
+async def _renew(lease, seconds: float) -> None:
+    for _ in range(int(seconds / 0.3)):
+        await lease.acquire()
+        await asyncio.sleep(0.3)

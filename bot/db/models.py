@@ -360,3 +360,15 @@ class ReminderLog(Base):
     sent_on: Mapped[date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(16))  # cell | summary
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DispatcherLease(Base):
+    """Who sends a channel's broadcasts right now: one process per channel, so the platform's
+    rate limit holds for the whole bot and in-flight rows are only ever recovered by their
+    owner's successor. Renewed while alive; taken over once expired."""
+
+    __tablename__ = "dispatcher_leases"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(96))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
