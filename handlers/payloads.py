@@ -10,6 +10,12 @@ Formats (each at most 64 bytes, Telegram's callback_data limit):
   b:<op>:<id>       open | pause | resume | cancel broadcast <id> (permission checked on press)
   bc:<choice>       an answer in the broadcast composer: a fixed choice (COMPOSE_CHOICES),
                     u:<unit_code>, sd:<DOC> or st:<DOC>:<topic>
+  q:<campaign>      "Chi bộ đã quán triệt": start a confirmation (permission checked on press)
+  qc:<campaign>:<unit_code>   confirm this campaign for this cell (a choice)
+  qd:<days ago>     the session was held today (0) or yesterday (1)
+  qa:all            everyone attended        qx:ok | qx:no   confirm or cancel the summary
+  r:<campaign>[:<unit_code>]  the campaign report, optionally drilled down to a unit
+  rc:<campaign>:<unit_code>   its chart      rx:<campaign>:<unit_code>   its Excel export
 """
 
 from __future__ import annotations
@@ -32,14 +38,15 @@ COMPOSE_CHOICES = frozenset({
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # menu | help | document | topic | entry | link | broadcast | compose
+    # menu | help | document | topic | entry | link | broadcast | compose | confirm | report
+    kind: str
     document: str = ""
     topic: str = ""
     page: int = 1
     entry_id: str = ""
     unit_code: str = ""
     op: str = ""  # broadcast: new | open | pause | resume | cancel; compose: the choice
-    number: int = 0  # broadcast id
+    number: int = 0  # broadcast id; confirm/report: the campaign id (qd: days ago)
 
 
 def menu() -> str:
@@ -74,6 +81,32 @@ def compose(choice: str) -> str:
     return f"bc:{choice}"
 
 
+def confirm_campaign(campaign_id: int) -> str:
+    return f"q:{campaign_id}"
+
+
+def confirm_choice(campaign_id: int, unit_code: str) -> str:
+    return f"qc:{campaign_id}:{unit_code}"
+
+
+def confirm_date(days_ago: int) -> str:
+    return f"qd:{days_ago}"
+
+
+def confirm_all() -> str:
+    return "qa:all"
+
+
+def confirm_answer(ok: bool) -> str:
+    return "qx:ok" if ok else "qx:no"
+
+
+def report(campaign_id: int, unit_code: str = "", op: str = "show") -> str:
+    """r: the report (drilled down to unit_code), rc: its chart, rx: its Excel export."""
+    prefix = {"show": "r", "chart": "rc", "xlsx": "rx"}[op]
+    return f"{prefix}:{campaign_id}:{unit_code}" if unit_code else f"{prefix}:{campaign_id}"
+
+
 def fits(payload: str) -> bool:
     return len(payload.encode("utf-8")) <= MAX_PAYLOAD_BYTES
 
@@ -97,6 +130,10 @@ def parse(payload: str) -> Action | None:
         return _parse_broadcast(rest)
     if kind == "bc":
         return _parse_compose(rest)
+    if kind in ("q", "qc", "qd", "qa", "qx"):
+        return _parse_confirm(kind, rest)
+    if kind in ("r", "rc", "rx"):
+        return _parse_report(kind, rest)
     if kind == "t":
         parts = rest.split(":")
         if (
@@ -132,3 +169,29 @@ def _parse_compose(rest: str) -> Action | None:
         if _DOC_RE.fullmatch(doc) and _ID_RE.fullmatch(topic_id):
             return Action("compose", op="st", document=doc, topic=topic_id)
     return None
+
+
+def _parse_confirm(kind: str, rest: str) -> Action | None:
+    if kind == "q" and _NUMBER_RE.fullmatch(rest):
+        return Action("confirm", op="start", number=int(rest))
+    if kind == "qc":
+        number, _, code = rest.partition(":")
+        if _NUMBER_RE.fullmatch(number) and _UNIT_RE.fullmatch(code):
+            return Action("confirm", op="choose", number=int(number), unit_code=code)
+    if kind == "qd" and rest in ("0", "1"):
+        return Action("confirm", op="date", number=int(rest))
+    if kind == "qa" and rest == "all":
+        return Action("confirm", op="all")
+    if kind == "qx" and rest in ("ok", "no"):
+        return Action("confirm", op=rest)
+    return None
+
+
+def _parse_report(kind: str, rest: str) -> Action | None:
+    number, _, code = rest.partition(":")
+    if not _NUMBER_RE.fullmatch(number) or (code and not _UNIT_RE.fullmatch(code)):
+        return None
+    if kind != "r" and not code:
+        return None
+    op = {"r": "show", "rc": "chart", "rx": "xlsx"}[kind]
+    return Action("report", op=op, number=int(number), unit_code=code)

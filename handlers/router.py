@@ -16,7 +16,16 @@ from bot.services.people import upsert_chat, upsert_user
 from bot.services.qa import QAService
 from bot.services.roles import looks_like_code
 from content.normalize import fold
-from handlers import account, broadcast_composer, browse, groups, qa, texts
+from handlers import (
+    account,
+    broadcast_composer,
+    browse,
+    confirm,
+    groups,
+    qa,
+    reports_chat,
+    texts,
+)
 from handlers.payloads import parse
 from handlers.types import ChatKind, Incoming, Reply
 
@@ -39,6 +48,9 @@ class Context:
     limits: dict[str, int] = field(default_factory=dict)  # one message, per platform
     draft_ttl: timedelta = timedelta(hours=1)
     created_broadcast: int | None = None  # set by the composer; the router wakes the scheduler
+    confirm_slack: float = 1.5  # settings.confirm_total_slack
+    confirm_ttl: timedelta = timedelta(minutes=30)  # settings.confirm_dialog_ttl_minutes
+    report_laggards: int = 10  # settings.report_max_laggards
 
 
 def _utc_now() -> datetime:
@@ -61,6 +73,9 @@ class Router:
         self.broadcast_limits = {"telegram": config.telegram_max_reply_chars,
                                  "zalo": config.zalo_max_message_chars}
         self.draft_ttl = timedelta(minutes=config.broadcast_draft_ttl_minutes)
+        self.confirm_slack = config.confirm_total_slack
+        self.confirm_ttl = timedelta(minutes=config.confirm_dialog_ttl_minutes)
+        self.report_laggards = config.report_max_laggards
         # set by the running service to wake its scheduler once a new broadcast is committed
         self.on_broadcast_created: Callable[[], None] | None = None
 
@@ -80,7 +95,8 @@ class Router:
             )
             ctx = Context(incoming, session, user, chat, self.qa, self.page_size, self.tz,
                           self.bot_username, now=self.clock(), limits=self.broadcast_limits,
-                          draft_ttl=self.draft_ttl)
+                          draft_ttl=self.draft_ttl, confirm_slack=self.confirm_slack,
+                          confirm_ttl=self.confirm_ttl, report_laggards=self.report_laggards)
             replies = await self._dispatch(ctx)
         if ctx.created_broadcast is not None and self.on_broadcast_created is not None:
             try:  # after the commit, so the scheduler finds the new row
@@ -98,6 +114,10 @@ class Router:
                 return [await groups.link_to(ctx, action.unit_code)]
             if action is not None and action.kind in ("broadcast", "compose"):
                 return [await broadcast_composer.on_action(ctx, action)]
+            if action is not None and action.kind == "confirm":
+                return [await confirm.on_action(ctx, action)]
+            if action is not None and action.kind == "report":
+                return [await reports_chat.on_action(ctx, action)]
             return self._on_payload(ctx, incoming.payload)
         return await self._on_text(ctx, incoming.text or "")
 
@@ -154,7 +174,16 @@ class Router:
             if command == "/thongbao":
                 return [await broadcast_composer.command(ctx, argument)]
             if command in ("/huy", "/hủy"):
-                return [await broadcast_composer.quit_command(ctx)]
+                cancelled = await confirm.cancel(ctx)  # a confirmation being made, if any
+                return [cancelled or await broadcast_composer.quit_command(ctx)]
+            if command == "/daquantriet":
+                return [await confirm.command(ctx, argument)]
+            if command == "/dahoc":
+                return [await confirm.studied(ctx)]
+            if command == "/baocao":
+                return [await reports_chat.command(ctx, argument)]
+            if command == "/dotquantriet":
+                return [await reports_chat.campaign_command(ctx, argument)]
             if len(command) > 1 and command[1:].isascii() and command[1:].isalnum():
                 return [Reply(texts.UNKNOWN_COMMAND.format(command=command[:32]),
                               [[browse.menu_button()]])]
@@ -162,6 +191,9 @@ class Router:
             composed = await broadcast_composer.on_text(ctx, text)  # a live draft comes first
             if composed is not None:
                 return [composed]
+        confirmed = await confirm.on_text(ctx, text)  # "đã quán triệt", "tôi đã học", answers
+        if confirmed is not None:
+            return [confirmed]
         if ctx.incoming.chat_kind is ChatKind.PRIVATE and looks_like_code(stripped):
             return [await account.redeem(ctx, stripped)]
         if fold(stripped).strip(" !.?") in GREETINGS:

@@ -18,7 +18,9 @@ HELP = (
     "2. Hoặc bấm nút để xem câu hỏi theo văn bản và chủ đề.\n"
     "3. Mỗi câu trả lời đều ghi nguồn (văn bản, mục). Khi chưa chắc chắn, tôi sẽ nói rõ "
     "là chưa có câu trả lời.\n\n"
-    "Lệnh: /start — trang đầu · /help — hướng dẫn · /menu — danh mục · /toi — vai trò của tôi"
+    "Lệnh: /start — trang đầu · /help — hướng dẫn · /menu — danh mục · /toi — vai trò của tôi\n"
+    "Bí thư: /daquantriet — xác nhận chi bộ đã quán triệt · /baocao — số liệu quán triệt\n"
+    "Đảng viên: /dahoc — báo mình đã học · Báo cáo viên: /thongbao, /dotquantriet"
 )
 HELP_GROUP_NOTE = (
     "\n\nTrong nhóm, tôi chỉ trả lời khi được gọi bằng lệnh, nhắc tên (@) "
@@ -55,7 +57,10 @@ TOO_LONG = (
     "Câu hỏi dài quá ({length} ký tự). Xin hỏi ngắn gọn trong một hai câu "
     "(dưới {limit} ký tự), ví dụ: «Mục tiêu kinh tế số đến năm 2030 là bao nhiêu?»"
 )
-UNKNOWN_COMMAND = "Tôi không biết lệnh {command}. Các lệnh dùng được: /start, /help, /menu, /toi."
+UNKNOWN_COMMAND = (
+    "Tôi không biết lệnh {command}. Các lệnh dùng được: /start, /help, /menu, /toi, "
+    "/daquantriet, /dahoc, /baocao."
+)
 STALE_BUTTON = "Nút này không còn dùng được. Mời bạn chọn lại từ danh mục."
 ERROR = "Xin lỗi, đã có lỗi khi xử lý. Bạn thử lại sau ít phút nhé."
 
@@ -222,3 +227,80 @@ BC_CONFIRM_BUTTON = "✅ Xác nhận gửi"
 BC_CREATED = "Đã tạo thông báo #{id}. {when}\nXem lại hoặc tạm dừng: /thongbao {id}"
 BC_CREATED_NOW = "Tôi bắt đầu gửi ngay."
 BC_CREATED_LATER = "Lần gửi đầu: {at}."
+
+# -- "Chi bộ đã quán triệt": confirmations, members' own marks, reports, campaigns --------------
+CF_BUTTON = "✅ Chi bộ đã quán triệt"
+CF_NOT_ALLOWED = (
+    "Xin lỗi, chỉ bí thư {cell} (hoặc cấp ủy cấp trên) mới xác nhận quán triệt cho chi bộ được."
+)
+CF_NO_CELL = (
+    "Xin lỗi, chỉ bí thư chi bộ mới xác nhận quán triệt được, và đồng chí chưa được đăng ký "
+    "là bí thư chi bộ nào. Nếu đồng chí đã tự học, hãy gõ «Tôi đã học»."
+)
+CF_NO_CELL_GROUP = (
+    "Nhóm này chưa liên kết với chi bộ nào, và đồng chí chưa được đăng ký là bí thư chi bộ. "
+    "Bí thư chi bộ gõ /lienket trong nhóm để liên kết."
+)
+CF_NO_CAMPAIGN = "Xin lỗi, không tìm thấy đợt quán triệt này. Có thể nút đã cũ."
+CF_CLOSED = "Đợt «{title}» đã kết thúc, không nhận xác nhận nữa."
+CF_NOT_IN_CAMPAIGN = "{cell} không thuộc đợt «{title}»."
+CF_NONE_OPEN = "Hiện chưa có đợt quán triệt nào đang mở cho {cell}."
+CF_NONE_OPEN_ANY = "Hiện chưa có đợt quán triệt nào đang mở cho chi bộ của đồng chí."
+CF_ASK_CELL = "Đồng chí xác nhận thay chi bộ nào? Gõ mã chi bộ, ví dụ X01-CB01."
+CF_BAD_CELL = "Không có chi bộ mã «{code}»."
+CF_PICK = "Xác nhận cho chi bộ và đợt nào?"
+CF_FUTURE = "Ngày sinh hoạt không thể ở tương lai."
+CF_ASK_DATE = (
+    "{cell} — {title}\nChi bộ sinh hoạt ngày nào? Bấm «Hôm nay» hoặc gõ ngày, ví dụ 25/12."
+)
+CF_TODAY = "📅 Hôm nay"
+CF_YESTERDAY = "Hôm qua"
+CF_ASK_ATTENDANCE = "Bao nhiêu đảng viên có mặt? Gõ có mặt/tổng số, ví dụ 23/25."
+CF_ALL_BUTTON = "👥 Đủ ({n}/{n})"
+CF_SUMMARY = (
+    "Xác nhận thông tin:\n{cell} — {title}\nSinh hoạt ngày {held}, có mặt {attended}/{total} "
+    "đảng viên ({pct}).{late}{behalf}"
+)
+CF_SUMMARY_LATE = "\nĐã quá hạn {deadline}: vẫn được ghi nhận, đánh dấu sau hạn."
+CF_SUMMARY_BEHALF = "\nĐồng chí xác nhận thay chi bộ."
+CF_OK_BUTTON = "✅ Xác nhận"
+CF_CANCEL_BUTTON = "✖️ Huỷ"
+CF_CANCELLED = "Đã huỷ, chưa ghi nhận gì."
+CF_STALE = "Xác nhận này đã được ghi nhận hoặc đã hết hạn. Gõ /daquantriet để làm lại."
+CF_PRESS_OR_TYPE = "Đồng chí bấm một nút ở trên, hoặc bấm «Huỷ»."
+CF_UPDATED = "Đã cập nhật xác nhận trước đó.\n{line}"
+CF_SAME = "Đã ghi nhận từ trước, không có gì thay đổi.\n{line}"
+CF_BEHALF_NOTE = "\n(Cấp trên xác nhận thay chi bộ.)"
+ST_DONE = "Đã ghi nhận đồng chí đã học {titles}. Cảm ơn đồng chí!"
+ST_ALREADY = "Đồng chí đã ghi nhận từ trước ({titles}). Cảm ơn đồng chí!"
+ST_NO_CELL = (
+    "Đồng chí chưa đăng ký chi bộ nên tôi chưa ghi nhận được. Xin bí thư chi bộ mã mời, "
+    "rồi gửi mã đó cho tôi trong tin nhắn riêng."
+)
+RP_NOT_ALLOWED = "Xin lỗi, báo cáo quán triệt chỉ dành cho bí thư, báo cáo viên và quản trị."
+RP_NO_CAMPAIGN = "Chưa có đợt quán triệt nào trong phạm vi của đồng chí."
+RP_PICK = "Xem báo cáo đợt nào?"
+RP_NOT_FOUND = "Không tìm thấy đợt quán triệt số {id}."
+RP_OUTSIDE = "Xin lỗi, đơn vị này nằm ngoài phạm vi của đồng chí."
+RP_CHART_BUTTON = "📊 Biểu đồ"
+RP_XLSX_BUTTON = "📥 Tải Excel"
+RP_BACK_BUTTON = "↩ Báo cáo chung"
+RP_EXPORT_MISSING = "Chức năng này chưa sẵn sàng, đồng chí thử lại sau."
+RP_TITLE = "📊 {title} (đợt #{id}, hạn {deadline})\n{unit}"
+RP_CELLS = "{done}/{cells} chi bộ ({pct}); {attended}/{members} đảng viên ({pct_members})"
+RP_LATE = "Xác nhận sau hạn: {late} chi bộ"
+RP_STUDIED = "Đảng viên tự báo đã học: {n}"
+RP_CHILD = "• {name}: {done}/{cells} chi bộ ({pct})"
+RP_LAGGARDS = "Chưa xác nhận ({count}):"
+RP_LAGGARD = "• {name} — {parent}{secretaries}"
+RP_MORE = "… và {n} chi bộ khác"
+RP_ALL_DONE = "Tất cả chi bộ đã xác nhận."
+CP_USAGE = (
+    "Mở đợt quán triệt, gõ một dòng:\n/dotquantriet <văn bản> <mã đơn vị> <hạn> <tên đợt>\n"
+    "Ví dụ: /dotquantriet NQ57 X01 31/12/2026 Quán triệt Nghị quyết 57"
+)
+CP_NOT_ALLOWED = "Xin lỗi, chỉ báo cáo viên hoặc quản trị mới mở đợt quán triệt được."
+CP_CREATED = (
+    "Đã mở đợt quán triệt #{id}: {title} ({document}), cho {unit}, hạn {deadline}.\n"
+    "Để báo cho các chi bộ, gửi thông báo bằng /thongbao."
+)

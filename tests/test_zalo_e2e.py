@@ -241,3 +241,37 @@ async def test_files_go_as_signed_expiring_links_on_zalo(database_url, tmp_path)
         await web.stop()
         await app.close()
         await fake.stop()
+
+
+async def test_secretary_confirms_in_a_zalo_group_typing_numbers(zalo):
+    """On Zalo a bare number answers the question being asked ("23" present), and the numbered
+    options still work for the buttons (today, confirm)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from bot.db.models import Confirmation
+    from bot.services import campaigns
+    from bot.services.people import upsert_chat, upsert_user
+
+    app = zalo.app
+    async with app.sessions() as s, s.begin():
+        cell = await orgs.get_unit(s, "X01-CB01")
+        secretary = await upsert_user(s, "zalo", USER, "Bí thư thôn 1")
+        await roles.grant(s, secretary, Role.SECRETARY, cell, source="cli")
+        group = await upsert_chat(s, "zalo", "zg-9", "group", "Chi bộ thôn 1")
+        group.org_unit_id = cell.id
+        await campaigns.create(s, actor=None, document="NQ57", title="Quán triệt NQ 57",
+                               scope_code="X01", deadline="31/12/2026", opens=None,
+                               now=datetime.now(UTC), tz=app.settings.tz, documents={"NQ57"})
+    asked_date = await zalo.say("Đã quán triệt", chat="zg-9", group=True)
+    assert "1." in asked_date[-1]
+    asked_people = await zalo.say("1", chat="zg-9", group=True)  # today
+    assert "có mặt" in asked_people[-1].lower()
+    summary = await zalo.say("23", chat="zg-9", group=True)  # a number, not an option
+    assert "23/32" in summary[-1]
+    done = await zalo.say("1", chat="zg-9", group=True)  # ✅ Xác nhận
+    assert "đã xác nhận quán triệt Nghị quyết 57: 23/32 đảng viên" in done[-1]
+    async with app.sessions() as s:
+        row = await s.scalar(select(Confirmation))
+        assert row is not None and (row.attended, row.total, row.channel) == (23, 32, "zalo")

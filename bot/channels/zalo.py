@@ -138,11 +138,14 @@ class ZaloChannel:
             async with self.app.sessions() as session:
                 payload = await dialogs.resolve_option(session, CHANNEL, chat_id, user_id,
                                                        int(number.group(1)))
-            if payload is None:
+                answering = payload is None and await dialogs.in_dialog(
+                    session, CHANNEL, chat_id, user_id)
+            if payload is None and not answering:
                 await self._send(chat_id, user_id, kind, [Reply(texts.STALE_OPTION)])
                 return
-            incoming = Incoming(CHANNEL, chat_id, user_id, chat_kind=kind, user_name=name,
-                                payload=payload, addressed=True)
+            if payload is not None:  # else a number answering a question ("23" present)
+                incoming = Incoming(CHANNEL, chat_id, user_id, chat_kind=kind, user_name=name,
+                                    payload=payload, addressed=True)
         replies = await self.app.router.handle(incoming)
         await self._send(chat_id, user_id, kind, replies)
 

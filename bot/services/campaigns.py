@@ -120,7 +120,7 @@ async def visible_to(session: AsyncSession, user: User) -> list[tuple[Campaign, 
     if not scopes:
         return []
     result = []
-    for campaign, scope in await list_all(session):
+    for campaign, scope in await list_all(session, limit=1000):
         if any(u is None or scope.path.startswith(u.path) or u.path.startswith(scope.path)
                for u in scopes):
             result.append((campaign, scope))

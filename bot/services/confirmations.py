@@ -210,10 +210,22 @@ async def _existing(session: AsyncSession, campaign_id: int, unit_id: int) -> Co
 def announce(cell: OrgUnit, campaign: Campaign, confirmation: Confirmation) -> str:
     """The line the bot posts in the group once a cell has confirmed."""
     late = " (sau hạn)" if confirmation.late else ""
-    return (f"✅ {cell.name} đã xác nhận quán triệt {campaign.title}{late}: "
+    return (f"✅ {cell.name} đã xác nhận quán triệt {document_label(campaign.document)}{late}: "
             f"{confirmation.attended}/{confirmation.total} đảng viên "
             f"({pct(confirmation.attended, confirmation.total)}), "
-            f"sinh hoạt ngày {fmt(confirmation.held_on)}.")
+            f"sinh hoạt ngày {fmt(confirmation.held_on)} (đợt «{campaign.title}»).")
+
+
+_DOC_KINDS = {"NQ": "Nghị quyết", "KL": "Kết luận", "CT": "Chỉ thị", "HD": "Hướng dẫn",
+              "KH": "Kế hoạch"}
+
+
+def document_label(code: str) -> str:
+    """"NQ57" → "Nghị quyết 57", "KL69" → "Kết luận 69"; other codes as they are."""
+    match = re.match(r"^([A-Z]+)(\d+)$", code)
+    if match and match.group(1) in _DOC_KINDS:
+        return f"{_DOC_KINDS[match.group(1)]} {match.group(2)}"
+    return code
 
 
 async def member_cell(session: AsyncSession, user: User) -> OrgUnit | None:

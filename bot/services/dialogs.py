@@ -53,6 +53,15 @@ async def resolve_option(session: AsyncSession, channel: str, chat_id: str, user
     return payloads[number - 1] if 1 <= number <= len(payloads) else None
 
 
+async def in_dialog(session: AsyncSession, channel: str, chat_id: str, user_id: str) -> bool:
+    """True while the user is in the middle of a multi-step dialog (composing, confirming)."""
+    states = await session.scalars(select(DialogState.expires_at).where(
+        DialogState.channel == channel, DialogState.chat_id == chat_id,
+        DialogState.user_id == user_id, DialogState.kind != OPTIONS))
+    now = utcnow()
+    return any(_aware(expires) > now for expires in states.all())
+
+
 async def first_time(session: AsyncSession, channel: str, key: str) -> bool:
     """True the first time an update key is seen (a unique row is the lock across processes)."""
     try:
