@@ -53,6 +53,10 @@ PRIVATE_COMMANDS = [
     BotCommand("nhom", "Các nhóm đã liên kết"),
     BotCommand("moi", "Tạo mã mời"),
     BotCommand("thongbao", "Gửi thông báo tới các nhóm (báo cáo viên)"),
+    BotCommand("daquantriet", "Bí thư xác nhận chi bộ đã quán triệt"),
+    BotCommand("baocao", "Số liệu quán triệt"),
+    BotCommand("dahoc", "Báo tôi đã học"),
+    BotCommand("dotquantriet", "Mở đợt quán triệt (báo cáo viên)"),
 ]
 GROUP_COMMANDS = [
     BotCommand("help", "Hướng dẫn sử dụng"),
@@ -60,6 +64,8 @@ GROUP_COMMANDS = [
     BotCommand("hoi", "Hỏi một câu, ví dụ: /hoi nq57 ban hành ngày nào"),
     BotCommand("lienket", "Liên kết nhóm với chi bộ/đơn vị"),
     BotCommand("huylienket", "Hủy liên kết nhóm"),
+    BotCommand("daquantriet", "Bí thư xác nhận chi bộ đã quán triệt"),
+    BotCommand("dahoc", "Báo tôi đã học"),
 ]
 GONE_STATUSES = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
 
