@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, delete, select
 
-from bot.db.models import Broadcast, DialogState, OrgUnit
+from bot.db.models import Broadcast, Campaign, DialogState, OrgUnit
+from bot.services.confirmations import CELL_LEVEL
 from bot.services.orgs import LEVELS
 from bot.services.roles import roles_of
 from handlers import payloads, texts
@@ -77,6 +78,8 @@ async def on_action(ctx: Context, action: Action) -> Reply:
             return await _refusal(ctx) or await _go(ctx, "content", Draft())
         if action.op == "open":
             return await _open(ctx, action.number)
+        if action.op == "announce":
+            return await _refusal(ctx) or await _announce(ctx, action.number)
         return await _change(ctx, action.op, action.number)
     return await _on_choice(ctx, action)
 
@@ -101,6 +104,19 @@ async def on_text(ctx: Context, text: str) -> Reply | None:
     if step in TIME_STEPS:
         return await _set_time(ctx, step, draft, text.strip())
     return await _prompt(ctx, step, draft, texts.BC_PRESS_BUTTON)
+
+
+async def _announce(ctx: Context, campaign_id: int) -> Reply:
+    """A draft announcing a campaign to its chi bộ groups, with the confirmation button; the
+    reporter picks the channel and the time, then sees the preview as usual."""
+    campaign = await ctx.session.get(Campaign, campaign_id)
+    scope = await ctx.session.get(OrgUnit, campaign.scope_unit_id) if campaign else None
+    if campaign is None or scope is None or campaign.status != "open":
+        return Reply(texts.STALE_BUTTON)
+    draft = Draft(content_kind="text", text=broadcasts.announcement_text(campaign),
+                  targets=(scope.code,), level=CELL_LEVEL, audience="groups",
+                  campaign_id=campaign.id)
+    return await _go(ctx, "channel", draft)
 
 
 # -- the list and one broadcast -------------------------------------------------------------------

@@ -28,7 +28,7 @@ _DOC_RE = re.compile(r"^[A-Z0-9]{2,16}$")
 _ID_RE = re.compile(r"^[a-z0-9-]{1,48}$")
 _UNIT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
 _NUMBER_RE = re.compile(r"^[0-9]{1,9}$")
-BROADCAST_OPS = ("open", "pause", "resume", "cancel")
+BROADCAST_OPS = ("open", "pause", "resume", "cancel", "announce")  # announce: <campaign>
 COMPOSE_CHOICES = frozenset({
     "entry", "series", "back", "quit", "ok",
     "a:all", "a:chibo", "a:sec", "c:telegram", "c:zalo", "c:all",

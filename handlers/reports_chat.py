@@ -172,4 +172,5 @@ async def campaign_command(ctx: Context, argument: str) -> Reply:
     unit = await ctx.session.get(OrgUnit, campaign.scope_unit_id)
     return Reply(texts.CP_CREATED.format(
         id=campaign.id, title=campaign.title, document=campaign.document,
-        unit=f"{unit.name} ({unit.code})" if unit else code, deadline=fmt(campaign.deadline)))
+        unit=f"{unit.name} ({unit.code})" if unit else code, deadline=fmt(campaign.deadline)),
+        [[Button(texts.CP_ANNOUNCE_BUTTON, payloads.broadcast("announce", campaign.id))]])

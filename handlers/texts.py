@@ -302,5 +302,6 @@ CP_USAGE = (
 CP_NOT_ALLOWED = "Xin lỗi, chỉ báo cáo viên hoặc quản trị mới mở đợt quán triệt được."
 CP_CREATED = (
     "Đã mở đợt quán triệt #{id}: {title} ({document}), cho {unit}, hạn {deadline}.\n"
-    "Để báo cho các chi bộ, gửi thông báo bằng /thongbao."
+    "Bấm nút dưới đây để thông báo tới nhóm các chi bộ (kèm nút xác nhận đã quán triệt)."
 )
+CP_ANNOUNCE_BUTTON = "📢 Thông báo tới các chi bộ"

@@ -323,3 +323,23 @@ async def test_huy_cancels_the_draft_and_commands_still_work(app, world):
     quit_ = await _press(app, REPORTER_TG, "bc:quit")
     assert quit_.text == texts.BC_QUIT and await _drafts(app) == 0
     assert await _broadcasts(app) == []
+
+
+async def test_announcing_a_new_campaign_to_its_cells(app, world):
+    created = await _say(app, REPORTER_TG,
+                         "/dotquantriet NQ57 X01 31/12/2026 Quán triệt Nghị quyết 57")
+    assert "Đã mở đợt quán triệt #1" in created.text
+    [announce] = created.flat_buttons()
+    assert announce.payload == "b:announce:1"
+    channel = await _press(app, REPORTER_TG, announce.payload)
+    assert any(b.payload == "bc:c:telegram" for b in channel.flat_buttons())
+    await _press(app, REPORTER_TG, "bc:c:telegram")
+    preview = await _press(app, REPORTER_TG, "bc:t:now")
+    assert "Telegram: 2 nhóm" in preview.text  # the chi bộ groups of X01, not X01's own
+    done = await _press(app, REPORTER_TG, "bc:ok")
+    assert "Đã tạo thông báo #1" in done.text
+    [row] = await _broadcasts(app)
+    assert (row.campaign_id, row.level, json.loads(row.targets)) == (1, "chi_bo", ["X01"])
+    assert "Hạn hoàn thành: 31/12/2026" in row.text
+    forged = await _press(app, "700", "b:announce:1")  # a member
+    assert forged.text == texts.BC_NOT_ALLOWED and len(await _broadcasts(app)) == 1

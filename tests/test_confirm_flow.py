@@ -397,7 +397,8 @@ async def test_report_drill_down_and_files(app, world):
 # -- /dotquantriet ---------------------------------------------------------------------------------
 async def test_new_campaign_in_one_line(app, world):
     reply = await _say(app, REPORTER_TG, "/dotquantriet NQ57 X01 31/12/2026 Quán triệt đợt 2")
-    assert reply.text.startswith("Đã mở đợt quán triệt #") and "/thongbao" in reply.text
+    assert reply.text.startswith("Đã mở đợt quán triệt #")
+    assert reply.flat_buttons()[0].payload.startswith("b:announce:")
     async with app.sessions() as s:
         titles = list((await s.scalars(select(Campaign.title))).all())
     assert "Quán triệt đợt 2" in titles
