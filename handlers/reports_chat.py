@@ -17,7 +17,7 @@ from bot.services import campaigns, orgs
 from bot.services.campaigns import CREATORS, CampaignError, fmt
 from bot.services.confirmations import CELL_LEVEL
 from bot.services.roles import Role, holds_over, roles_of
-from bot.services.rollups import cell_prefix
+from bot.services.rollups import cell_prefix, members_not_studied
 from handlers import payloads, texts
 from handlers.browse import BUTTON_LABEL_CHARS
 from handlers.payloads import Action
@@ -72,6 +72,14 @@ async def _show(ctx: Context, campaign_id: int, code: str) -> Reply:
                         max_laggards=ctx.report_laggards)
     text = render_report(campaign, data.total, data.children, data.laggard_count,
                          data.laggards, ctx.tz, ctx.report_laggards, now=ctx.now)
+    if root.level == CELL_LEVEL:  # a secretary's own cell: who has not studied yet
+        registered, missing = await members_not_studied(ctx.session, campaign, root)
+        if registered and missing:
+            text += "\n" + texts.RP_NOT_STUDIED.format(
+                n=len(missing), registered=registered,
+                names=", ".join(missing[:ctx.report_laggards]))
+        elif registered:
+            text += "\n" + texts.RP_ALL_STUDIED.format(registered=registered)
     return Reply(text, _buttons(campaign, root, top, data))
 
 

@@ -305,3 +305,6 @@ CP_CREATED = (
     "Bấm nút dưới đây để thông báo tới nhóm các chi bộ (kèm nút xác nhận đã quán triệt)."
 )
 CP_ANNOUNCE_BUTTON = "📢 Thông báo tới các chi bộ"
+RP_NOT_STUDIED = ("Đảng viên đã đăng ký với bot chưa báo «đã học»: {n}/{registered}"
+                  " — {names}")
+RP_ALL_STUDIED = "Cả {registered} đảng viên đã đăng ký với bot đều đã báo «đã học»."

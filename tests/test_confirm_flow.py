@@ -410,3 +410,11 @@ async def test_new_campaign_in_one_line(app, world):
     assert reply.text == texts.CP_USAGE
     reply = await _say(app, MEMBER, "/dotquantriet NQ57 X01 31/12/2026 Đợt")
     assert reply.text == texts.CP_NOT_ALLOWED
+
+
+async def test_cell_secretary_sees_registered_members_not_yet_studied(app, world):
+    before = await _say(app, "101", "/baocao")  # the secretary of X01-CB01, private chat
+    assert "chưa báo «đã học»: 1/1 — Đảng viên" in before.text
+    await _say(app, MEMBER, "/dahoc")
+    after = await _say(app, "101", "/baocao")
+    assert "Cả 1 đảng viên đã đăng ký với bot đều đã báo «đã học»." in after.text

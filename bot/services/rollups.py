@@ -186,3 +186,20 @@ async def cell_rows(session: AsyncSession, campaign: Campaign, root: OrgUnit) ->
                     total, bool(late), bool(on_behalf), int(n or 0))
             for code, name, parent_code, path, members, held_on, attended, total, late,
             on_behalf, n in (await session.execute(query)).all()]
+
+
+async def members_not_studied(session: AsyncSession, campaign: Campaign, cell: OrgUnit
+                              ) -> tuple[int, list[str]]:
+    """Members registered with the bot in this chi bộ, and the names of those who have not
+    marked "tôi đã học" for the campaign (a secretary's to-do list; the bot cannot see who is
+    in a group, only who registered)."""
+    studied = select(MemberStudy.user_id).where(MemberStudy.campaign_id == campaign.id)
+    registered = await session.execute(
+        select(User.id, User.display_name)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.org_unit_id == cell.id, RoleAssignment.role == Role.MEMBER.value)
+        .distinct())
+    rows = registered.all()
+    done = set((await session.scalars(studied.where(
+        MemberStudy.user_id.in_([uid for uid, _ in rows])))).all()) if rows else set()
+    return len(rows), sorted(name or "(chưa có tên)" for uid, name in rows if uid not in done)
