@@ -193,3 +193,35 @@ async def test_private_messages_to_secretaries_of_a_subtree(app, world):
                                              audience="secretary", channel="telegram"),
                                   actor=world.reporter, now=Clock(MONDAY_0630_LOCAL).now)
     assert prepared.counts == {"telegram": 2}
+
+
+async def test_apscheduler_wakes_the_service_at_the_next_firing(app, world):
+    """The triggers are rebuilt from the database: a broadcast due in a second fires without
+    waiting for the periodic sync."""
+    import asyncio
+
+    from bot.db.models import utcnow
+    from scheduler.broadcasts import aware
+    from scheduler.service import DeliveryService
+    from scheduler.timespec import daily
+
+    bid, _ = await create(app, Draft(text="Tin.", targets=("X01",), cron=daily("07:00")),
+                          actor=world.reporter, now=utcnow())
+    async with app.sessions() as s, s.begin():
+        (await s.get(Broadcast, bid)).next_fire_at = utcnow() + timedelta(seconds=1)
+    service = DeliveryService(app, {})
+    service.scheduler.start()
+    try:
+        await service._sync_jobs()
+        assert [j.id for j in service.scheduler.get_jobs()] == [f"broadcast-{bid}"]
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if await runs_of(app, bid):
+                break
+        [(_at, status, total)] = await runs_of(app, bid)
+        assert (status, total) == ("running", 4)
+        async with app.sessions() as s:  # and the next one is tomorrow 07:00 local
+            next_at = aware((await s.get(Broadcast, bid)).next_fire_at)
+            assert next_at.astimezone(app.settings.tz).strftime("%H:%M") == "07:00"
+    finally:
+        service.scheduler.shutdown(wait=False)
