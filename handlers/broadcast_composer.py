@@ -11,15 +11,15 @@ Steps: content (typed text) | entry (a typed question) | series (document → to
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, fields
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import select
 
-from bot.db.models import Broadcast, Campaign, DialogState, OrgUnit
+from bot.db.models import Broadcast, Campaign, OrgUnit
 from bot.services.confirmations import CELL_LEVEL
+from bot.services.dialogs import DialogStore
 from bot.services.orgs import LEVELS
 from bot.services.roles import roles_of
 from handlers import payloads, texts
@@ -28,7 +28,7 @@ from handlers.payloads import Action
 from handlers.render import shorten
 from handlers.types import Button, ChatKind, Reply
 from scheduler import broadcasts, summaries
-from scheduler.broadcasts import SENDERS, BroadcastError, Draft, Prepared, aware
+from scheduler.broadcasts import SENDERS, BroadcastError, Draft, Prepared
 from scheduler.targets import AUDIENCES, CHANNEL_LABELS, TargetError, parse_codes, resolve_units
 from scheduler.timespec import ScheduleError, daily, parse_schedule, weekly
 
@@ -469,47 +469,29 @@ def _clip(text: str) -> str:
 
 
 # -- the draft in the database ------------------------------------------------------------------
-def _where(ctx: Context) -> tuple[ColumnElement[bool], ...]:
-    incoming = ctx.incoming
-    return (DialogState.channel == incoming.channel, DialogState.chat_id == incoming.chat_id,
-            DialogState.user_id == incoming.user_id, DialogState.kind == KIND)
+STORE = DialogStore(KIND)
+
+
+def _key(ctx: Context) -> tuple[str, str, str]:
+    return ctx.incoming.channel, ctx.incoming.chat_id, ctx.incoming.user_id
 
 
 async def _load(ctx: Context) -> tuple[str, Draft] | None:
-    """The live draft and its step; an expired or unreadable one is removed."""
-    row = await ctx.session.scalar(select(DialogState).where(*_where(ctx)))
-    if row is None:
-        return None
-    loaded = _parse_state(row.data) if aware(row.expires_at) > ctx.now else None
-    if loaded is None:
-        await ctx.session.delete(row)
-        await ctx.session.flush()
-    return loaded
-
-
-def _parse_state(data: str) -> tuple[str, Draft] | None:
+    """The live draft and its step (None when there is none, or it expired)."""
+    state = await STORE.load(ctx.session, *_key(ctx), ctx.now)
     try:
-        state = json.loads(data)
-        values = {k: v for k, v in state["draft"].items() if k in _DRAFT_FIELDS}
+        values = {k: v for k, v in state["draft"].items() if k in _DRAFT_FIELDS}  # type: ignore[index]
         values["targets"] = tuple(values.get("targets", ()))
-        return str(state["step"]), Draft(**values)
-    except (ValueError, KeyError, TypeError, AttributeError):
+        return str(state["step"]), Draft(**values)  # type: ignore[index]
+    except (KeyError, TypeError, AttributeError):
         return None
 
 
 async def _save(ctx: Context, step: str, draft: Draft) -> None:
-    row = await ctx.session.scalar(select(DialogState).where(*_where(ctx)))
-    if row is None:
-        incoming = ctx.incoming
-        row = DialogState(channel=incoming.channel, chat_id=incoming.chat_id,
-                          user_id=incoming.user_id, kind=KIND)
-        ctx.session.add(row)
-    row.data = json.dumps({"step": step, "draft": asdict(draft)}, ensure_ascii=False)
-    row.expires_at, row.updated_at = ctx.now + ctx.draft_ttl, ctx.now
-    await ctx.session.flush()
+    await STORE.save(ctx.session, *_key(ctx), {"step": step, "draft": asdict(draft)},
+                     now=ctx.now, ttl=ctx.draft_ttl)
 
 
 async def _drop(ctx: Context) -> bool:
     """Delete the draft; False if there was none (the row count decides between racers)."""
-    result = await ctx.session.execute(delete(DialogState).where(*_where(ctx)))
-    return bool(result.rowcount)
+    return await STORE.drop(ctx.session, *_key(ctx))

@@ -13,14 +13,11 @@ record() checks permission and numbers again at that moment.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, delete, select
-
-from bot.db.models import Campaign, DialogState, OrgUnit
+from bot.db.models import Campaign, OrgUnit
 from bot.services import orgs
 from bot.services.campaigns import fmt, local_today, open_campaigns
 from bot.services.confirmations import (
@@ -41,13 +38,13 @@ from bot.services.confirmations import (
     record,
     studied_phrase,
 )
+from bot.services.dialogs import DialogStore
 from bot.services.roles import Role, roles_of
 from handlers import payloads, texts
 from handlers.browse import BUTTON_LABEL_CHARS
 from handlers.payloads import Action
 from handlers.render import shorten
 from handlers.types import Button, ChatKind, Reply
-from scheduler.broadcasts import aware
 
 if TYPE_CHECKING:
     from handlers.router import Context
@@ -421,45 +418,26 @@ async def _cell(ctx: Context, dialog: Dialog) -> OrgUnit | None:
 
 
 # -- the dialog in the database ----------------------------------------------------------------
-def _where(ctx: Context) -> tuple[ColumnElement[bool], ...]:
-    incoming = ctx.incoming
-    return (DialogState.channel == incoming.channel, DialogState.chat_id == incoming.chat_id,
-            DialogState.user_id == incoming.user_id, DialogState.kind == KIND)
+STORE = DialogStore(KIND)
+
+
+def _key(ctx: Context) -> tuple[str, str, str]:
+    return ctx.incoming.channel, ctx.incoming.chat_id, ctx.incoming.user_id
 
 
 async def _load(ctx: Context) -> Dialog | None:
-    """The live dialog; an expired or unreadable one is removed."""
-    row = await ctx.session.scalar(select(DialogState).where(*_where(ctx)))
-    if row is None:
-        return None
-    dialog = _parse(row.data) if aware(row.expires_at) > ctx.now else None
-    if dialog is None:
-        await ctx.session.delete(row)
-        await ctx.session.flush()
-    return dialog
-
-
-def _parse(data: str) -> Dialog | None:
+    """The live dialog (None when there is none, or it expired)."""
+    state = await STORE.load(ctx.session, *_key(ctx), ctx.now)
     try:
-        values = {k: v for k, v in json.loads(data).items() if k in _FIELDS}
-        return Dialog(**values)
-    except (ValueError, TypeError, AttributeError):
+        return Dialog(**{k: v for k, v in state.items() if k in _FIELDS})  # type: ignore[union-attr]
+    except (TypeError, AttributeError):
         return None
 
 
 async def _save(ctx: Context, dialog: Dialog) -> None:
-    row = await ctx.session.scalar(select(DialogState).where(*_where(ctx)))
-    if row is None:
-        incoming = ctx.incoming
-        row = DialogState(channel=incoming.channel, chat_id=incoming.chat_id,
-                          user_id=incoming.user_id, kind=KIND)
-        ctx.session.add(row)
-    row.data = json.dumps(asdict(dialog), ensure_ascii=False)
-    row.expires_at, row.updated_at = ctx.now + ctx.confirm_ttl, ctx.now
-    await ctx.session.flush()
+    await STORE.save(ctx.session, *_key(ctx), asdict(dialog), now=ctx.now, ttl=ctx.confirm_ttl)
 
 
 async def _drop(ctx: Context) -> bool:
     """Delete the dialog; False if there was none (the row count decides between racers)."""
-    result = await ctx.session.execute(delete(DialogState).where(*_where(ctx)))
-    return bool(result.rowcount)
+    return await STORE.drop(ctx.session, *_key(ctx))

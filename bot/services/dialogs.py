@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,3 +72,52 @@ async def first_time(session: AsyncSession, channel: str, key: str) -> bool:
         return True
     except IntegrityError:
         return False
+
+
+class DialogStore:
+    """One kind of multi-step dialog (a broadcast draft, a confirmation) kept per channel, chat
+    and user as JSON with an expiry; the same for every process."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def _where(self, channel: str, chat_id: str, user_id: str):  # type: ignore[no-untyped-def]
+        return (DialogState.channel == channel, DialogState.chat_id == chat_id,
+                DialogState.user_id == user_id, DialogState.kind == self.kind)
+
+    async def load(self, session: AsyncSession, channel: str, chat_id: str, user_id: str,
+                   now: datetime) -> object | None:
+        """The live dialog's data (parsed JSON); an expired or unreadable one is removed."""
+        row = await session.scalar(select(DialogState).where(
+            *self._where(channel, chat_id, user_id)))
+        if row is None:
+            return None
+        data = None
+        if _aware(row.expires_at) > now:
+            try:
+                data = json.loads(row.data)
+            except ValueError:
+                data = None
+        if data is None:
+            await session.delete(row)
+            await session.flush()
+        return data
+
+    async def save(self, session: AsyncSession, channel: str, chat_id: str, user_id: str,
+                   data: object, *, now: datetime, ttl: timedelta) -> None:
+        row = await session.scalar(select(DialogState).where(
+            *self._where(channel, chat_id, user_id)))
+        if row is None:
+            row = DialogState(channel=channel, chat_id=chat_id, user_id=user_id, kind=self.kind)
+            session.add(row)
+        row.data = json.dumps(data, ensure_ascii=False)
+        row.expires_at, row.updated_at = now + ttl, now
+        await session.flush()
+
+    async def drop(self, session: AsyncSession, channel: str, chat_id: str,
+                   user_id: str) -> bool:
+        """Delete the dialog; False if there was none (the row count decides between racers,
+        so a double tap on "confirm" acts once)."""
+        result = await session.execute(delete(DialogState).where(
+            *self._where(channel, chat_id, user_id)))
+        return bool(result.rowcount)
