@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.db.models import Chat, User
+from bot.metrics import METRICS
 from bot.services.people import upsert_chat, upsert_user
 from bot.services.qa import QAService
 from bot.services.roles import looks_like_code
@@ -57,6 +59,16 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def update_kind(incoming: Incoming) -> str:
+    """For metrics: button (a payload), command (/…), message (other text), other."""
+    if incoming.payload is not None:
+        return "button"
+    text = (incoming.text or "").strip()
+    if text.startswith("/"):
+        return "command"
+    return "message" if text else "other"
+
+
 class Router:
     def __init__(
         self, sessions: async_sessionmaker, qa_service: QAService, *, page_size: int = 6,
@@ -82,6 +94,16 @@ class Router:
     async def handle(self, incoming: Incoming) -> list[Reply]:
         if incoming.chat_kind is ChatKind.GROUP and not incoming.addressed:
             return []  # privacy: never answer group chatter that is not for the bot
+        started, failed = time.perf_counter(), True
+        try:
+            replies = await self._handle(incoming)
+            failed = False
+            return replies
+        finally:
+            METRICS.observe_update(incoming.channel, update_kind(incoming),
+                                   time.perf_counter() - started, failed=failed)
+
+    async def _handle(self, incoming: Incoming) -> list[Reply]:
         async with self.sessions() as session, session.begin():
             user = await upsert_user(
                 session, incoming.channel, incoming.user_id, incoming.user_name

@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import QuestionLog
+from bot.metrics import METRICS
 from content.kb import Entry, KnowledgeBase
 from content.matcher import Matcher, MatchResult, Reason, Status
 from content.normalize import clean, has_content
@@ -76,6 +77,7 @@ class QAService:
         chat_id: int | None = None,
     ) -> QAResult:
         result = self.evaluate(text)
+        METRICS.qa_outcome(channel, result.outcome.value)
         match = result.match
         session.add(
             QuestionLog(
