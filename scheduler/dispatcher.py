@@ -1,7 +1,9 @@
 """The dispatcher: drains one channel's pending delivery rows within the platform's limits.
 
 - One dispatcher per channel at a time: it holds the channel's lease (`scheduler/lease.py`);
-  another process waits as a standby and takes over when the lease expires.
+  another process waits as a standby and takes over when the lease expires (PostgreSQL: within
+  about a second of the holder's death, through an advisory lock). A holder that loses the
+  lease stops claiming and drops the rows it had queued; its successor recovers them.
 - Rows are claimed in small batches (status `sending`), sent by a few concurrent workers and
   their outcomes written back every `flush_interval`. In flight at any moment: at most
   `concurrency − 1 + batch_size` claimed rows plus those sent since the last write (about
@@ -28,6 +30,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.db.models import Broadcast, BroadcastRun, Chat, Delivery, utcnow
+from bot.metrics import METRICS
 from bot.services.people import migrate_chat
 from scheduler import outcomes
 from scheduler.broadcasts import RunStats
@@ -46,9 +49,10 @@ RunFinished = Callable[[Broadcast, RunStats], Awaitable[None]]
 class DispatcherBusy(RuntimeError):
     """Another live process is dispatching this channel."""
 
-    def __init__(self, channel: str) -> None:
+    def __init__(self, channel: str, holder: str | None = None) -> None:
         super().__init__(channel)
         self.channel = channel
+        self.holder = holder
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,7 @@ class Dispatcher:
         self._busy = 0
         self.lease = lease
         self._lost_lease = False
+        self.holds_lease = False  # dispatching now (lease held, or no lease); health, metrics
 
     def wake(self) -> None:
         """New rows may be waiting (a broadcast fired, a run was resumed)."""
@@ -164,6 +169,7 @@ class Dispatcher:
                                      for i, r in zip(gone, [r for r in rows if not r.active],
                                                      strict=True))
                 self.stats.skipped += len(gone)
+                METRICS.delivery(self.channel, "skipped", len(gone))
             if live:  # only rows still pending: never a row someone else has claimed
                 claimed = set((await session.scalars(
                     update(Delivery)
@@ -254,6 +260,7 @@ class Dispatcher:
                 return Result(job.id, job.run_id, "sent", attempts, message_id=message_id)
             except outcomes.RateLimited as exc:
                 self.stats.rate_limited += 1
+                METRICS.got_rate_limited(self.channel)
                 rate_limited += 1
                 loop = asyncio.get_running_loop()
                 self._paused_until = max(self._paused_until, loop.time() + exc.retry_after)
@@ -285,6 +292,7 @@ class Dispatcher:
                 if attempts >= self.limits.max_attempts:
                     return self._failed(job, attempts, outcomes.REASON_NETWORK)
                 self.stats.retried += 1
+                METRICS.retried(self.channel)
                 delay = self.limits.retry_base * 2 ** (attempts - 1)
                 return Result(job.id, job.run_id, "pending", attempts, exc.reason,
                               not_before=self.clock() + timedelta(seconds=delay))
@@ -324,6 +332,7 @@ class Dispatcher:
             try:
                 result = await self._deliver(job)
                 self._results.append(result)  # after the await: _flush swaps the list
+                METRICS.delivery(self.channel, result.status)  # final statuses only
             finally:
                 self._busy -= 1
                 queue.task_done()
@@ -335,10 +344,11 @@ class Dispatcher:
         renewed = loop.time()
         while not stop.is_set():
             due = self.lease is not None and (
-                loop.time() - renewed >= self.lease.ttl.total_seconds() / 3)
+                loop.time() - renewed >= self.lease.renew_interval)
             if self.lease is not None and due:
                 try:
                     self._lost_lease = not await self.lease.acquire()
+                    self.holds_lease = not self._lost_lease
                     renewed = loop.time()
                 except Exception:
                     log.exception("%s: could not renew the dispatcher lease", self.channel)
@@ -369,7 +379,7 @@ class Dispatcher:
             if until_idle and loop.time() > deadline:
                 raise DispatcherBusy(self.channel)
             try:
-                await asyncio.wait_for(stop.wait(), self.lease.ttl.total_seconds() / 3)
+                await asyncio.wait_for(stop.wait(), self.lease.poll_interval)
                 return False
             except TimeoutError:
                 pass
@@ -380,9 +390,11 @@ class Dispatcher:
         if not await self._take_lease(stop, until_idle):
             return
         self._lost_lease = False
+        self.holds_lease = True
         try:
             await self._run(stop, until_idle)
         finally:
+            self.holds_lease = False
             if self.lease is not None and not self._lost_lease:
                 await self.lease.release()
 
@@ -416,6 +428,11 @@ class Dispatcher:
                                            if self._busy == 0 else 0.05)
                 except TimeoutError:
                     pass
+            if self._lost_lease:  # the successor recovers these rows: do not send them
+                while not queue.empty():
+                    queue.get_nowait()
+                    self._busy -= 1
+                    queue.task_done()
             await queue.join()
         finally:
             for task in workers:

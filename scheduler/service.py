@@ -20,7 +20,7 @@ from bot.app import App
 from bot.db.models import Broadcast, User, utcnow
 from scheduler import reminders, summaries
 from scheduler.broadcasts import RunStats, aware
-from scheduler.dispatcher import Dispatcher, Limits
+from scheduler.dispatcher import Dispatcher, DispatcherBusy, Limits
 from scheduler.lease import Lease
 from scheduler.outcomes import DeliveryError
 from scheduler.runs import FireReport, finish_runs, fire_due
@@ -91,6 +91,7 @@ class DeliveryService:
         }
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._tick_lock = asyncio.Lock()
+        self._pruned_at: datetime | None = None
 
     # -- firings -------------------------------------------------------------------------------
     async def tick(self) -> FireReport:
@@ -112,7 +113,21 @@ class DeliveryService:
             for dispatcher in self.dispatchers.values():
                 dispatcher.wake()
             await self._sync_jobs()
+            await self._prune(now)
         return report
+
+    async def _prune(self, now: datetime) -> None:
+        """Once an hour: drop old update keys (dedupe) and expired dialogs."""
+        if self._pruned_at is not None and now - self._pruned_at < timedelta(hours=1):
+            return
+        from bot.services import dialogs
+
+        keep = timedelta(days=self.app.settings.processed_updates_keep_days)
+        async with self.app.sessions() as session, session.begin():
+            removed = await dialogs.prune(session, processed_before=now - keep)
+        self._pruned_at = now
+        if removed:
+            log.info("pruned %d old update keys and expired dialogs", removed)
 
     def poke(self) -> None:
         """A broadcast was just created or resumed in this process: look now."""
@@ -155,11 +170,27 @@ class DeliveryService:
             log.warning("could not tell user %s: %s", user_id, exc.reason)
 
     # -- lifecycle -----------------------------------------------------------------------------
+    async def refuse_second_process(self) -> None:
+        """SQLite allows one bot process: raise DispatcherBusy when a live process holds a
+        channel's lease, instead of waiting as a standby (PostgreSQL: no-op, standbys wait).
+        A lease left by a process of this host that no longer exists is taken over."""
+        for channel, dispatcher in self.dispatchers.items():
+            lease = dispatcher.lease
+            if lease is not None and lease.single_process and not await lease.acquire():
+                raise DispatcherBusy(channel, await lease.current_holder())
+
     @staticmethod
     async def _dispatch(dispatcher: Dispatcher, stop: asyncio.Event) -> None:
         """Dispatch while holding the channel's lease; a standby again if it is ever lost."""
         while not stop.is_set():
-            await dispatcher.run(stop)
+            try:
+                await dispatcher.run(stop)
+            except Exception:  # a database hiccup must not stop the bot: stand by, try again
+                log.exception("%s: dispatcher stopped; trying again in 5 s", dispatcher.channel)
+                try:
+                    await asyncio.wait_for(stop.wait(), 5)
+                except TimeoutError:
+                    pass
 
     async def run(self, stop: asyncio.Event) -> None:
         for sender in self.senders.values():

@@ -368,9 +368,11 @@ async def test_one_dispatcher_per_channel_holds_the_lease(app, world, fake):
     await renewing
     assert time.monotonic() - started >= 2.5
     await asyncio.sleep(1.1)  # bot-1 died without releasing: its lease expires
+    await first._drop()  # and (PostgreSQL) its connection, with the advisory lock, is gone
     assert await second.acquire()
     await second.release()
     assert await first.acquire()
+    await first.release()
     await sender.close()
 
 
