@@ -18,9 +18,9 @@ DEMO_ORG_CSV = Path(__file__).resolve().parent.parent / "content" / "demo" / "or
 
 
 def _setup_logging(settings: Settings) -> None:
-    from bot.logging_setup import setup_logging
+    from bot.logging_setup import settings_secrets, setup_logging
 
-    setup_logging(settings.log_level, [settings.telegram_bot_token, settings.zalo_bot_token])
+    setup_logging(settings.log_level, settings_secrets(settings), settings.log_format)
 
 
 def _reconfigure_stdio() -> None:
@@ -49,6 +49,7 @@ async def _cmd_run(settings: Settings) -> int:
     import signal
 
     from bot.app import build_app
+    from bot.health import RuntimeState, endpoints
     from bot.web import WebServer
 
     app = await build_app(settings)
@@ -57,16 +58,17 @@ async def _cmd_run(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     web = WebServer(settings.web_host, settings.web_port)
+    state = RuntimeState()  # /healthz and /metrics read the channels' and dispatchers' flags
     try:
         channels = []
         if settings.telegram_bot_token:
             from bot.channels.telegram import TelegramChannel
 
-            channels.append(TelegramChannel(app))
+            channels.append(state.channels.setdefault("telegram", TelegramChannel(app)))
         if settings.zalo_bot_token:
             from bot.channels.zalo import ZaloChannel
 
-            channels.append(ZaloChannel(app))
+            channels.append(state.channels.setdefault("zalo", ZaloChannel(app)))
         for channel in channels:
             if channel.webhook:
                 channel.mount(web)
@@ -74,7 +76,23 @@ async def _cmd_run(settings: Settings) -> int:
         from scheduler.service import DeliveryService, build_senders
 
         delivery = DeliveryService(app, build_senders(app))
+        from scheduler.dispatcher import DispatcherBusy
+        from scheduler.lease import describe_holder
+
+        try:  # SQLite: one bot process; a second one is refused instead of standing by
+            await delivery.refuse_second_process()
+        except DispatcherBusy as exc:
+            print(f"LỖI: một tiến trình bot khác ({describe_holder(exc.holder)}) đang chạy với "
+                  f"cùng cơ sở dữ liệu SQLite và đang gửi thông báo trên {exc.channel}. SQLite "
+                  "chỉ cho phép một tiến trình bot: hãy dừng tiến trình kia trước, hoặc dùng "
+                  "PostgreSQL (DATABASE_URL=postgresql+asyncpg://…) để chạy nhiều tiến trình.",
+                  file=sys.stderr)
+            return 2
         app.router.on_broadcast_created = delivery.poke
+        state.dispatchers.update(delivery.dispatchers)
+        health, metrics = endpoints(app.engine, app.sessions, state)
+        web.set_health(health)
+        web.add_metrics(metrics)
         await web.start()
         await asyncio.gather(delivery.run(stop), *(channel.run(stop) for channel in channels))
     except ValueError as exc:
@@ -323,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="áp dụng các bản nâng cấp (migration)")
     db_sub.add_parser("current", help="in phiên bản hiện tại")
+    from bot import cli_db
+
+    cli_db.add_parser(db_sub)
     content = sub.add_parser("content", help="nội dung hỏi đáp")
     content_sub = content.add_subparsers(dest="content_command", required=True)
     check = content_sub.add_parser("check", help="kiểm tra nội dung")
@@ -373,6 +394,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ask":
             return _cmd_ask(settings, args)
         if args.command == "db":
+            if args.db_command == "copy":
+                from bot import cli_db
+
+                return asyncio.run(cli_db.run(settings, args))
             if args.db_command == "upgrade":
                 return asyncio.run(_cmd_db_upgrade(settings))
             return asyncio.run(_cmd_db_current(settings))

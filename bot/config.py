@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     telegram_bot_username: str = ""
     telegram_max_reply_chars: int = 4000  # Telegram's hard limit is 4096
     telegram_max_retries: int = 3  # retries after a 429 on interactive replies
+    # replies per second for this process (Telegram allows ~30 for the whole bot: with N
+    # processes set about 30/N); broadcasts have their own, global pace
+    telegram_reply_rate: float = 30.0
+    telegram_webhook_max_backlog: int = 200  # queued updates before the webhook answers 503
     telegram_concurrent_updates: int = 8
     telegram_poll_interval: float = 0.0
     telegram_poll_timeout: int = 10
@@ -75,6 +79,7 @@ class Settings(BaseSettings):
     broadcast_grace_minutes: int = 60  # a firing missed while down still runs within this
     broadcast_sync_seconds: float = 10.0  # how often the database is checked for due firings
     broadcast_draft_ttl_minutes: int = 60  # how long an unfinished /thongbao draft is kept
+    processed_updates_keep_days: int = 7  # update ids kept for deduplication
     dispatcher_lease_seconds: float = 15.0  # a dead sender's channel is taken over after this
 
     # quán triệt campaigns and reports
@@ -88,6 +93,7 @@ class Settings(BaseSettings):
 
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: str = "INFO"
+    log_format: str = "text"  # text | json (one JSON object per line)
 
     # Q&A behaviour
     max_question_chars: int = 500
@@ -113,6 +119,14 @@ class Settings(BaseSettings):
     def _secret_charset(cls, value: str) -> str:
         if (value and not all(c.isalnum() or c in "_-" for c in value)) or len(value) > 256:
             raise ValueError("TELEGRAM_WEBHOOK_SECRET: 1–256 ký tự A-Z a-z 0-9 _ -")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("text", "json"):
+            raise ValueError("LOG_FORMAT: text hoặc json")
         return value
 
     @field_validator("timezone")

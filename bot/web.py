@@ -1,4 +1,4 @@
-"""The project's aiohttp web server: webhooks and a health check."""
+"""The project's aiohttp web server: webhooks, health check, metrics and file links."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 log = logging.getLogger(__name__)
-UpdateSink = Callable[[dict[str, Any]], Awaitable[None]]
+UpdateSink = Callable[[dict[str, Any]], Awaitable[bool | None]]
 
 
 def secret_matches(given: str | None, expected: str) -> bool:
@@ -28,22 +28,47 @@ def webhook_handler(secret: str, header: str, sink: UpdateSink):  # type: ignore
             return web.Response(status=400, text="invalid json")
         if not isinstance(body, dict):
             return web.Response(status=400, text="invalid update")
-        await sink(body)
+        if await sink(body) is False:  # stopping or overloaded: the platform re-posts it
+            return web.Response(status=503, text="busy")
         return web.Response(text="ok")
 
     return handle
 
 
-async def health(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+HealthCheck = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
+MetricsRender = Callable[[], Awaitable[bytes]]
+
+
+async def _always_ok() -> tuple[int, dict[str, Any]]:
+    return 200, {"status": "ok"}
 
 
 class WebServer:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.app = web.Application(client_max_size=1024 * 1024)
-        self.app.router.add_get("/healthz", health)
+        self.app.router.add_get("/healthz", self._health)
+        self._health_check: HealthCheck = _always_ok
         self._runner: web.AppRunner | None = None
+
+    def set_health(self, check: HealthCheck) -> None:
+        """`check()` → (HTTP status, JSON body) for /healthz."""
+        self._health_check = check
+
+    async def _health(self, _request: web.Request) -> web.Response:
+        status, body = await self._health_check()
+        return web.json_response(body, status=status)
+
+    def add_metrics(self, render: MetricsRender) -> None:
+        """GET /metrics: Prometheus text format from `render()` (awaited: it may query)."""
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        async def serve(_request: web.Request) -> web.Response:
+            response = web.Response(body=await render())
+            response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+            return response
+
+        self.app.router.add_get("/metrics", serve)
 
     def add_files(self, handler) -> None:  # type: ignore[no-untyped-def]
         self.app.router.add_get("/files/{file_id}", handler)

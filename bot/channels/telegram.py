@@ -35,6 +35,7 @@ from telegram.ext import (
 )
 
 from bot.app import App
+from bot.services import dialogs
 from bot.services.people import migrate_chat, set_chat_active
 from bot.web import WebServer
 from handlers import texts
@@ -88,10 +89,14 @@ class TelegramChannel:
             ApplicationBuilder()
             .token(settings.telegram_bot_token)
             .base_url(settings.telegram_api_base_url)
-            .rate_limiter(AIORateLimiter(max_retries=settings.telegram_max_retries))
+            .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_reply_rate,
+                                          max_retries=settings.telegram_max_retries))
             .concurrent_updates(settings.telegram_concurrent_updates)
         )
         self.webhook = bool(settings.telegram_webhook_url)
+        self._accepting = False  # webhook posts are queued only while running
+        self._enqueuing = 0
+        self._drained = asyncio.Event()
         if self.webhook:
             if not settings.telegram_webhook_secret:
                 raise ValueError("TELEGRAM_WEBHOOK_URL cần kèm TELEGRAM_WEBHOOK_SECRET")
@@ -120,12 +125,19 @@ class TelegramChannel:
             await self._set_commands()
             await self.ptb.start()
             if self.webhook:
+                self._accepting = True  # PTB runs: posts may be queued from now on
                 await self.ptb.bot.set_webhook(
                     settings.telegram_webhook_url,
                     secret_token=settings.telegram_webhook_secret,
                     allowed_updates=Update.ALL_TYPES,
                 )
                 await stop.wait()
+                # refuse new posts first (503: Telegram re-posts them), let the ones being
+                # queued land, then stop PTB: nothing may be queued behind its stop marker
+                self._accepting = False
+                while self._enqueuing:
+                    self._drained.clear()
+                    await self._drained.wait()
             else:
                 assert self.ptb.updater is not None
                 await self.ptb.updater.start_polling(
@@ -137,16 +149,42 @@ class TelegramChannel:
                 await self.ptb.updater.stop()
             await self.ptb.stop()
 
+    @property
+    def running(self) -> bool:
+        """Receiving updates (health check): started, and polling unless on a webhook."""
+        if not self.ptb.running:
+            return False
+        return self.webhook or bool(self.ptb.updater and self.ptb.updater.running)
+
     def mount(self, web: WebServer) -> None:
         """Serve the webhook from the project's web server (checks the secret header)."""
         settings = self.app.settings
         web.add_webhook(settings.telegram_webhook_path, settings.telegram_webhook_secret,
                         WEBHOOK_SECRET_HEADER, self._enqueue)
 
-    async def _enqueue(self, body: dict) -> None:
-        update = Update.de_json(body, self.ptb.bot)
-        if update is not None:
+    async def _enqueue(self, body: dict) -> bool:
+        """A webhook update, handled once across processes: Telegram re-posts an update it
+        got no answer for, possibly to another process behind the same URL. False (HTTP 503,
+        Telegram posts it again later) while stopping or when the backlog is full — never
+        accepted and then dropped."""
+        if not self._accepting or (self.ptb.update_queue.qsize()
+                                   >= self.app.settings.telegram_webhook_max_backlog):
+            return False
+        self._enqueuing += 1
+        try:
+            update = Update.de_json(body, self.ptb.bot)
+            if update is None:
+                return True
+            async with self.app.sessions() as session, session.begin():
+                if not await dialogs.first_time(session, CHANNEL, f"u:{update.update_id}"):
+                    log.info("update %s was already received: skipped", update.update_id)
+                    return True
             await self.ptb.update_queue.put(update)
+            return True
+        finally:
+            self._enqueuing -= 1
+            if not self._enqueuing:
+                self._drained.set()
 
     # -- updates → Incoming --------------------------------------------------------------------
     def _incoming(self, message: Message) -> Incoming | None:

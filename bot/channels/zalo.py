@@ -47,6 +47,7 @@ class ZaloChannel:
         self.bot_id: str = ""
         self.bot_name: str = ""
         self._tasks: set[asyncio.Task[None]] = set()
+        self.running = False  # receiving updates (health check)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -59,6 +60,7 @@ class ZaloChannel:
         settings = self.app.settings
         try:
             await self.start()
+            self.running = True
             if self.webhook:
                 await self.client.set_webhook(settings.zalo_webhook_url,
                                               settings.zalo_webhook_secret)
@@ -70,6 +72,7 @@ class ZaloChannel:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
+            self.running = False
             await self.client.close()
 
     async def _poll(self, stop: asyncio.Event) -> None:

@@ -74,6 +74,15 @@ async def first_time(session: AsyncSession, channel: str, key: str) -> bool:
         return False
 
 
+async def prune(session: AsyncSession, *, processed_before: datetime) -> int:
+    """Forget update keys older than the platforms ever re-deliver, and expired dialogs."""
+    old = await session.execute(delete(ProcessedUpdate).where(
+        ProcessedUpdate.created_at < processed_before))
+    expired = await session.execute(delete(DialogState).where(
+        DialogState.expires_at < utcnow()))
+    return int(old.rowcount or 0) + int(expired.rowcount or 0)
+
+
 class DialogStore:
     """One kind of multi-step dialog (a broadcast draft, a confirmation) kept per channel, chat
     and user as JSON with an expiry; the same for every process."""
