@@ -46,7 +46,6 @@ import socket
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import psutil  # noqa: E402
 import yaml  # noqa: E402
+from broadcast import create_pg_database, drop_pg_database  # noqa: E402 (benchmarks/)
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -86,34 +86,6 @@ sys.exit(main(["run"]))
 
 
 # -- database ----------------------------------------------------------------------------------
-def _plain_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def create_pg_database(base: str) -> str:
-    import asyncpg
-
-    name = f"nqbot_load_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_plain_dsn(base))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return make_url(base).set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_pg_database(url: str) -> None:
-    import asyncpg
-
-    name = make_url(url).database
-    admin = await asyncpg.connect(_plain_dsn(make_url(url).set(database="postgres")
-                                             .render_as_string(hide_password=False)))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 async def prepare_database(database_url: str) -> str:
     """Migrate, load the demo org tree; return the database's label."""
     from bot.app import build_app

@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from pathlib import Path
 
+from bot.cli_common import fail
 from bot.config import Settings
 from bot.db.models import utcnow
 
@@ -50,11 +50,6 @@ def _limits(settings: Settings) -> dict[str, int]:
             "zalo": settings.zalo_max_message_chars}
 
 
-def _fail(message: str) -> int:
-    print(f"LỖI: {message}", file=sys.stderr)
-    return 2
-
-
 async def run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_app
 
@@ -86,9 +81,9 @@ async def _create(app, args: argparse.Namespace) -> int:  # type: ignore[no-unty
         try:
             text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8-sig")
         except OSError as exc:
-            return _fail(f"không đọc được tệp {args.file}: {exc.strerror}")
+            return fail(f"không đọc được tệp {args.file}: {exc.strerror}")
     if not (text or args.entry or args.series or args.campaign):
-        return _fail("cần --text, --file, --entry, --series hoặc --campaign")
+        return fail("cần --text, --file, --entry, --series hoặc --campaign")
     kind = "entry" if args.entry else "series" if args.series else "text"
     draft = Draft(content_kind=kind, text=text, entry_id=args.entry, series=args.series,
                   targets=parse_codes(args.target), level=args.level, audience=args.audience,
@@ -100,7 +95,7 @@ async def _create(app, args: argparse.Namespace) -> int:  # type: ignore[no-unty
                                                 tz=settings.tz, limits=_limits(settings))
             broadcast = await broadcasts.create(session, prepared, actor=None, now=now)
     except BroadcastError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if args.json:
         print(json.dumps({
             "id": broadcast.id, "counts": prepared.counts, "schedule": prepared.schedule.kind,
@@ -144,7 +139,7 @@ async def _show(app, broadcast_id: int) -> int:  # type: ignore[no-untyped-def]
     async with app.sessions() as session:
         broadcast = await session.get(Broadcast, broadcast_id)
         if broadcast is None:
-            return _fail(f"không có thông báo số {broadcast_id}")
+            return fail(f"không có thông báo số {broadcast_id}")
         print(summaries.details(broadcast, tz))
         for run in await broadcasts.latest_runs(session, broadcast_id, limit=5):
             if run.status == "missed":
@@ -168,7 +163,7 @@ async def _change(app, broadcast_id: int, action: str) -> int:  # type: ignore[n
                                                        tz=app.settings.tz)
             print(summaries.line(broadcast, app.settings.tz))
     except broadcasts.BroadcastError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     return 0
 
 
@@ -179,7 +174,7 @@ async def _deliver(app) -> int:  # type: ignore[no-untyped-def]
 
     senders = build_senders(app)
     if not senders:
-        return _fail("chưa cấu hình TELEGRAM_BOT_TOKEN hoặc ZALO_BOT_TOKEN")
+        return fail("chưa cấu hình TELEGRAM_BOT_TOKEN hoặc ZALO_BOT_TOKEN")
     service = DeliveryService(app, senders)
     for sender in senders.values():
         await sender.start()
@@ -189,7 +184,7 @@ async def _deliver(app) -> int:  # type: ignore[no-untyped-def]
         report = await service.tick()
         await asyncio.gather(*(d.drain() for d in service.dispatchers.values()))
     except DispatcherBusy as exc:
-        return _fail(f"một tiến trình khác (bot đang chạy) đang gửi thông báo trên {exc.channel}; "
+        return fail(f"một tiến trình khác (bot đang chạy) đang gửi thông báo trên {exc.channel}; "
                      "nó sẽ tự gửi những gì đến hạn, không cần chạy lệnh này")
     finally:
         for sender in senders.values():

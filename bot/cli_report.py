@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from pathlib import Path
 
+from bot.cli_common import fail
 from bot.config import Settings
 from bot.db.models import utcnow
 
@@ -37,11 +37,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     report.add_argument("--xlsx", type=Path, help="ghi tệp Excel")
     report.add_argument("--csv", type=Path, help="ghi tệp CSV các chi bộ")
     report.add_argument("--png", type=Path, help="ghi biểu đồ PNG")
-
-
-def _fail(message: str) -> int:
-    print(f"LỖI: {message}", file=sys.stderr)
-    return 2
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -96,7 +91,7 @@ async def _create(app, args: argparse.Namespace) -> int:  # type: ignore[no-unty
             scope = await session.get(OrgUnit, campaign.scope_unit_id)
             total, _ = await rollups.rollup(session, campaign, scope)
     except campaigns.CampaignError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if args.json:
         print(json.dumps({**_as_json(campaign, scope), "cells": total.cells},
                          ensure_ascii=False))
@@ -131,7 +126,7 @@ async def _show(app, campaign_id: int) -> int:  # type: ignore[no-untyped-def]
     async with app.sessions() as session:
         campaign = await session.get(Campaign, campaign_id)
         if campaign is None:
-            return _fail(f"không có đợt quán triệt số {campaign_id}")
+            return fail(f"không có đợt quán triệt số {campaign_id}")
         scope = await session.get(OrgUnit, campaign.scope_unit_id)
         data = await gather(session, campaign, scope, now=utcnow(),
                             max_laggards=settings.report_max_laggards)
@@ -153,7 +148,7 @@ async def _close(app, campaign_id: int) -> int:  # type: ignore[no-untyped-def]
             scope = await session.get(OrgUnit, campaign.scope_unit_id)
             print(f"Đã đóng đợt {_line(campaign, scope)}")
     except campaigns.CampaignError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     return 0
 
 
@@ -171,16 +166,16 @@ async def _report(app, args: argparse.Namespace) -> int:  # type: ignore[no-unty
     async with app.sessions() as session:
         campaign = await session.get(Campaign, args.campaign)
         if campaign is None:
-            return _fail(f"không có đợt quán triệt số {args.campaign}")
+            return fail(f"không có đợt quán triệt số {args.campaign}")
         scope = await session.get(OrgUnit, campaign.scope_unit_id)
         assert scope is not None
         root = scope
         if args.org:
             root = await orgs.get_unit(session, args.org.strip())
             if root is None:
-                return _fail(f"không có đơn vị mã {args.org}")
+                return fail(f"không có đơn vị mã {args.org}")
             if cell_prefix(scope, root) is None:
-                return _fail(f"{root.name} ({root.code}) không thuộc phạm vi đợt "
+                return fail(f"{root.name} ({root.code}) không thuộc phạm vi đợt "
                              f"#{campaign.id} ({scope.name})")
             if root.id != scope.id and scope.path.startswith(root.path):
                 print(f"Lưu ý: {root.name} rộng hơn phạm vi đợt; báo cáo theo phạm vi "
@@ -209,7 +204,7 @@ async def _report(app, args: argparse.Namespace) -> int:  # type: ignore[no-unty
             await asyncio.to_thread(args.png.write_bytes, image)
             written.append(args.png)
     except OSError as exc:
-        return _fail(f"không ghi được tệp: {exc}")
+        return fail(f"không ghi được tệp: {exc}")
     for path in written:
         print(f"Đã ghi {path}")
     return 0
