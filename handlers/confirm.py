@@ -104,14 +104,15 @@ async def on_action(ctx: Context, action: Action) -> Reply:
     return await _prompt(ctx, dialog, texts.CF_PRESS_OR_TYPE)
 
 
-async def on_text(ctx: Context, text: str) -> Reply | None:
-    """A typed "đã quán triệt …", "Tôi đã học", or an answer to the live dialog; else None."""
+async def on_text(ctx: Context, text: str, *, in_dialog: bool = True) -> Reply | None:
+    """A typed "đã quán triệt …", "Tôi đã học", or an answer to the live dialog; else None.
+    `in_dialog=False` (the router already knows there is none) skips looking for it."""
     rest = confirm_phrase(text)
     if rest is not None and not _is_question(text, rest):
         return await _start(ctx, None, rest)
     if studied_phrase(text) and "?" not in text:
         return await studied(ctx)
-    dialog = await _load(ctx)
+    dialog = await _load(ctx) if in_dialog else None
     if dialog is None:
         return None
     return await _answer(ctx, dialog, text.strip())

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.db.models import Chat, User
 from bot.metrics import METRICS
+from bot.services import dialogs
 from bot.services.people import upsert_chat, upsert_user
 from bot.services.qa import QAService
 from bot.services.roles import looks_like_code
@@ -209,11 +210,15 @@ class Router:
             if len(command) > 1 and command[1:].isascii() and command[1:].isalnum():
                 return [Reply(texts.UNKNOWN_COMMAND.format(command=command[:32]),
                               [[browse.menu_button()]])]
-        if ctx.incoming.chat_kind is ChatKind.PRIVATE:
+        incoming = ctx.incoming
+        live = await dialogs.live_kinds(ctx.session, incoming.channel, incoming.chat_id,
+                                        incoming.user_id, ctx.now)
+        if incoming.chat_kind is ChatKind.PRIVATE and broadcast_composer.KIND in live:
             composed = await broadcast_composer.on_text(ctx, text)  # a live draft comes first
             if composed is not None:
                 return [composed]
-        confirmed = await confirm.on_text(ctx, text)  # "đã quán triệt", "tôi đã học", answers
+        # "đã quán triệt", "tôi đã học", or an answer to a confirmation under way
+        confirmed = await confirm.on_text(ctx, text, in_dialog=confirm.KIND in live)
         if confirmed is not None:
             return [confirmed]
         if ctx.incoming.chat_kind is ChatKind.PRIVATE and looks_like_code(stripped):

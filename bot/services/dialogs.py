@@ -53,13 +53,20 @@ async def resolve_option(session: AsyncSession, channel: str, chat_id: str, user
     return payloads[number - 1] if 1 <= number <= len(payloads) else None
 
 
-async def in_dialog(session: AsyncSession, channel: str, chat_id: str, user_id: str) -> bool:
-    """True while the user is in the middle of a multi-step dialog (composing, confirming)."""
-    states = await session.scalars(select(DialogState.expires_at).where(
+async def live_kinds(session: AsyncSession, channel: str, chat_id: str, user_id: str,
+                     now: datetime | None = None) -> set[str]:
+    """The multi-step dialogs (composing, confirming) this user has under way here: one query,
+    so free text goes straight to Q&A when there are none."""
+    rows = await session.execute(select(DialogState.kind, DialogState.expires_at).where(
         DialogState.channel == channel, DialogState.chat_id == chat_id,
         DialogState.user_id == user_id, DialogState.kind != OPTIONS))
-    now = utcnow()
-    return any(_aware(expires) > now for expires in states.all())
+    now = now or utcnow()
+    return {kind for kind, expires in rows.all() if _aware(expires) > now}
+
+
+async def in_dialog(session: AsyncSession, channel: str, chat_id: str, user_id: str) -> bool:
+    """True while the user is in the middle of a multi-step dialog (composing, confirming)."""
+    return bool(await live_kinds(session, channel, chat_id, user_id))
 
 
 async def first_time(session: AsyncSession, channel: str, key: str) -> bool:
