@@ -30,6 +30,7 @@ from scheduler.targets import (
 from scheduler.timespec import Schedule, ScheduleError, next_fire, parse_schedule
 
 SENDERS = {Role.ADMIN, Role.REPORTER}
+REMINDER = "reminder"  # content_kind of the internal broadcasts that carry reminders
 OPEN_STATUSES = ("pending", "sending")
 STATUS_LABELS = {
     "active": "đang hoạt động",
@@ -225,7 +226,7 @@ async def create(session: AsyncSession, prepared: Prepared, *, actor: User | Non
 async def list_broadcasts(session: AsyncSession, actor: User | None,
                           limit: int = 20) -> list[Broadcast]:
     """Newest first: the actor's own (all of them for the operator and admins)."""
-    query = (select(Broadcast).where(Broadcast.content_kind != "reminder")
+    query = (select(Broadcast).where(Broadcast.content_kind != REMINDER)
              .order_by(Broadcast.id.desc()).limit(limit))
     if actor is not None and not await _is_global_admin(session, actor):
         query = query.where(Broadcast.created_by == actor.id)

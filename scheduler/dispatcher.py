@@ -22,7 +22,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiolimiter import AsyncLimiter
@@ -85,7 +85,6 @@ class DispatchStats:
     skipped: int = 0
     retried: int = 0
     rate_limited: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -35,9 +35,8 @@ from bot.services.campaigns import fmt, local_today
 from bot.services.confirmations import CELL_LEVEL
 from bot.services.orgs import path_under
 from bot.services.roles import Role
+from scheduler.broadcasts import REMINDER
 from scheduler.runs import CONFIRM_LABEL
-
-REMINDER = "reminder"  # Broadcast.content_kind of the reminders' internal broadcasts
 
 
 def cell_text(campaign: Campaign, days_left: int) -> str:

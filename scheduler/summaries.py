@@ -27,7 +27,7 @@ def title(broadcast: Broadcast) -> str:
     return f"«{shorten(broadcast.text.replace(chr(10), ' '), 48)}»"
 
 
-def schedule_text(broadcast: Broadcast, tz: ZoneInfo) -> str:
+def schedule_text(broadcast: Broadcast) -> str:
     if broadcast.schedule_kind == "cron":
         return f"lặp lại theo lịch «{broadcast.cron}»"
     if broadcast.schedule_kind == "once":
@@ -51,7 +51,7 @@ def details(broadcast: Broadcast, tz: ZoneInfo) -> str:
         f"{line(broadcast, tz)}\n"
         f"Gửi tới: {AUDIENCES.get(broadcast.audience, broadcast.audience)} thuộc {targets}"
         f"{level}; kênh {CHANNEL_LABELS.get(broadcast.channel, broadcast.channel)}\n"
-        f"Lịch: {schedule_text(broadcast, tz)}"
+        f"Lịch: {schedule_text(broadcast)}"
     )
 
 
