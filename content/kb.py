@@ -14,6 +14,9 @@ KB_DIR = Path(__file__).resolve().parent / "kb"
 # libyaml's C loader when PyYAML was built with it (about ten times faster), else pure Python.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 REGISTRY_FILE = "documents.yaml"
+# Extra phrasings written by a separate author (entry id -> list of wordings), one file per
+# document file, merged into the entries' phrasings when the knowledge base is loaded.
+PHRASINGS_DIR = "phrasings"
 
 
 class KnowledgeBaseError(ValueError):
@@ -32,6 +35,7 @@ class Document:
     scope: str
     keys: tuple[str, ...]
     signer: str = ""
+    overview: str = ""  # id of the entry that answers "what is this document / what does it say"
 
     @property
     def full_name(self) -> str:
@@ -55,6 +59,7 @@ class Entry:
     phrasings: tuple[str, ...]
     answer: str
     source: str
+    more: str = ""  # the rest of a long answer, shown after "Xem thêm"
     related: tuple[str, ...] = ()
     confidence: str = ""
     basis: str = ""
@@ -87,6 +92,15 @@ class KnowledgeBase:
     def topic(self, document: str, topic_id: str) -> Topic | None:
         return next((t for t in self.topics.get(document, []) if t.id == topic_id), None)
 
+    def overview_entry(self, document: str) -> Entry | None:
+        """The entry that says what a document is and what it says, if the base has one."""
+        doc = self.documents.get(document)
+        if doc is None:
+            return None
+        return self.entries.get(doc.overview) or self.entries.get(
+            f"{document.lower()}-thong-tin-chung"
+        )
+
     def browsable_documents(self) -> list[Document]:
         """Documents that have their own topics, core documents first."""
         docs = [d for d in self.documents.values() if self.topics.get(d.key)]
@@ -111,8 +125,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def compute_version(kb_dir: Path = KB_DIR) -> str:
     digest = hashlib.sha256()
-    for path in sorted(kb_dir.glob("*.yaml")):
-        digest.update(path.name.encode())
+    for path in sorted([*kb_dir.glob("*.yaml"), *(kb_dir / PHRASINGS_DIR).glob("*.yaml")]):
+        digest.update(path.relative_to(kb_dir).as_posix().encode())
         digest.update(path.read_bytes())
     return "kb-" + digest.hexdigest()[:12]
 
@@ -133,6 +147,7 @@ def load_kb(kb_dir: Path = KB_DIR) -> KnowledgeBase:
             scope=raw.get("scope", "context"),
             keys=tuple(raw.get("keys") or ()),
             signer=raw.get("signer", ""),
+            overview=str(raw.get("overview") or ""),
         )
         documents[doc.key] = doc
 
@@ -169,12 +184,19 @@ def load_kb(kb_dir: Path = KB_DIR) -> KnowledgeBase:
                 question=_require(raw, "question", where).strip(),
                 phrasings=tuple(str(p).strip() for p in (raw.get("phrasings") or [])),
                 answer=" ".join(str(_require(raw, "answer", where)).split()),
+                more=" ".join(str(raw.get("more") or "").split()),
                 source=_require(raw, "source", where),
                 related=tuple(raw.get("related") or ()),
                 confidence=str(raw.get("confidence", "")),
                 basis=str(raw.get("basis", "")),
                 file=path.name,
                 home=file_doc,
+            )
+    _merge_extra_phrasings(kb_dir, entries)
+    for doc in documents.values():
+        if doc.overview and doc.overview not in entries:
+            raise KnowledgeBaseError(
+                f"{REGISTRY_FILE} ({doc.key}): mục tổng quan '{doc.overview}' không tồn tại"
             )
     return KnowledgeBase(
         documents=documents,
@@ -185,6 +207,21 @@ def load_kb(kb_dir: Path = KB_DIR) -> KnowledgeBase:
         files=files,
         menu_titles=menu_titles,
     )
+
+
+def _merge_extra_phrasings(kb_dir: Path, entries: dict[str, Entry]) -> None:
+    from dataclasses import replace
+
+    for path in sorted((kb_dir / PHRASINGS_DIR).glob("*.yaml")):
+        data = _read_yaml(path)
+        for entry_id, wordings in data.items():
+            entry = entries.get(entry_id)
+            if entry is None:
+                raise KnowledgeBaseError(f"{PHRASINGS_DIR}/{path.name}: không có mục '{entry_id}'")
+            if not isinstance(wordings, list):
+                raise KnowledgeBaseError(f"{PHRASINGS_DIR}/{path.name} ({entry_id}): cần danh sách")
+            extra = tuple(str(w).strip() for w in wordings if str(w).strip())
+            entries[entry_id] = replace(entry, phrasings=(*entry.phrasings, *extra))
 
 
 @lru_cache(maxsize=1)
