@@ -45,9 +45,13 @@ RANK_FEATURES = (
     "key_agree",
     "key_disagree",
     "num_miss",
+    "char",
 )
-# Features of the top candidate used by the confidence model.
-FEATURES = (*RANK_FEATURES, "margin", "unknown_frac", "length", "rank")
+# Features of the top candidate used by the confidence model: its ranking features, the margin
+# over the runner-up, the share of unknown words, the length, whether the character channel's
+# own first choice is the same entry, and whether the runner-up is a sibling of the same topic.
+FEATURES = (*RANK_FEATURES, "margin", "unknown_frac", "length", "rank", "char_agree",
+            "bm25_agree", "char_margin")
 # Conservative fallback used only when no calibration exists (a fresh entry set before
 # `nqbot content calibrate` is run): answer only near-verbatim matches.
 _DEFAULT_MODEL: dict[str, Any] = {
@@ -73,7 +77,10 @@ DEFAULT_RANK_WEIGHTS = {
     "key_agree": 0.12,
     "key_disagree": -0.35,
     "num_miss": -0.3,
+    "char": 0.1,
 }
+CHAR_N = 3  # character n-grams of the folded text, word-bounded
+CHAR_MAX_DF = 0.25
 
 
 class Status(StrEnum):
@@ -85,9 +92,55 @@ class Status(StrEnum):
 class Reason(StrEnum):
     MATCH = "match"
     EXACT = "exact"
+    OVERVIEW = "overview"
     LOW_CONFIDENCE = "low_confidence"
     NO_CONTENT = "no_content"
     OTHER_DOCUMENT = "other_document"
+
+
+# "X nói gì / là gì / về vấn đề gì / nội dung chính / có gì mới / tóm tắt": once the document
+# reference and its issuer are taken out, a question made only of these words asks for the
+# document's overview. Phrases are removed first (longest first), then single words.
+_ISSUER_PHRASES = tuple(
+    tuple(p.split())
+    for p in sorted(
+        (
+            "bo chinh tri", "ban chap hanh trung uong", "ban chap hanh", "trung uong", "chinh phu",
+            "quoc hoi", "ban tuyen giao trung uong", "ban bi thu", "dang", "khoa xiii", "khoa xi",
+            "van ban", "nghi quyet", "ket luan", "huong dan", "ke hoach", "chuong trinh", "luat",
+        ),
+        key=lambda p: -len(p.split()),
+    )
+)
+_OVERVIEW_SIGNALS = (
+    ("noi", "gi"), ("la", "gi"), ("van", "de"), ("noi", "dung"), ("tom", "tat"), ("moi",),
+    ("gioi", "thieu"), ("tong", "quan"), ("khai", "quat"), ("the", "nao"), ("ra", "sao"),
+    ("ve", "gi"), ("gi",), ("de", "cap"),
+)
+_OVERVIEW_WORDS = frozenset(
+    "noi gi la ve van de dung chinh tom tat co moi the nao nhu gioi thieu cai dieu nhung "
+    "trong tam tong quan khai quat ra sao hieu biet muon tim can chu vay ha nhi day oi em "
+    "minh toi cho hoi xin bot ad so cua gi vay a nao sao ban ve de cap z zay dung".split()
+)
+
+
+def _has_phrase(tokens: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(tokens[i : i + n] == phrase for i in range(len(tokens) - n + 1))
+
+
+def _remove_phrases(tokens: list[str], phrases: tuple[tuple[str, ...], ...]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        for phrase in phrases:
+            if tuple(tokens[i : i + len(phrase)]) == phrase:
+                i += len(phrase)
+                break
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
 
 
 @dataclass
@@ -107,6 +160,7 @@ class MatchResult:
     suggestions: list[Entry] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
     unknown_keys: list[str] = field(default_factory=list)
+    clarify: bool = False  # two entries both fit: ask which one (two buttons)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,6 +183,7 @@ class _Variant:
     length: int
     folded: str
     text: str
+    mass: float = 0.0  # idf mass of the wording's syllables (set once idf is known)
 
 
 def _terms(a: Analyzed) -> dict[str, int]:
@@ -136,6 +191,30 @@ def _terms(a: Analyzed) -> dict[str, int]:
     for t in (*a.tokens, *a.bigrams):
         counts[t] += 1
     return dict(counts)
+
+
+def char_grams(folded: str) -> dict[str, int]:
+    """Character trigrams of each word padded with spaces ("so" -> " so", "so ")."""
+    counts: dict[str, int] = defaultdict(int)
+    for word in folded.split():
+        padded = f" {word} "
+        if len(padded) <= CHAR_N:
+            counts[padded] += 1
+            continue
+        for i in range(len(padded) - CHAR_N + 1):
+            counts[padded[i : i + CHAR_N]] += 1
+    return dict(counts)
+
+
+Postings = dict[str, tuple[np.ndarray, np.ndarray]]  # term -> (row indices, values)
+
+
+def _as_postings(raw: dict[str, list[tuple[int, float]]]) -> Postings:
+    return {
+        t: (np.fromiter((i for i, _ in rows), dtype=np.int64, count=len(rows)),
+            np.fromiter((w for _, w in rows), dtype=np.float64, count=len(rows)))
+        for t, rows in raw.items()
+    }
 
 
 def sigmoid(x: float) -> float:
@@ -199,14 +278,51 @@ class Matcher:
         self._avg_len = (
             sum(v.length for v in self._variants) / len(self._variants) if self._variants else 1.0
         )
-        self._postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        norms = [K1 * (1 - B + B * v.length / self._avg_len) for v in self._variants]
+        # BM25 postings with the term-frequency part precomputed: score = idf * weight
+        bm25_raw: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for vi, v in enumerate(self._variants):
             for t, tf in v.terms.items():
-                self._postings[t].append((vi, tf))
+                bm25_raw[t].append((vi, tf * (K1 + 1) / (tf + norms[vi])))
+        self._postings = _as_postings(bm25_raw)
+        # character trigram TF-IDF (cosine) over every wording: robust to typos and spacing
+        grams = [char_grams(v.folded) for v in self._variants]
+        gram_df: dict[str, int] = defaultdict(int)
+        for g in grams:
+            for t in g:
+                gram_df[t] += 1
+        n_var = max(1, len(self._variants))
+        # grams in more than a quarter of all wordings ("ngh", " la") carry little and would make
+        # every query touch most rows: left out of the vectors on both sides
+        self._gram_idf = {t: math.log((1 + n_var) / (1 + d)) + 1.0
+                          for t, d in gram_df.items() if d <= CHAR_MAX_DF * n_var or n_var < 50}
+        char_raw: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for vi, g in enumerate(grams):
+            weights = {t: (1 + math.log(tf)) * self._gram_idf[t]
+                       for t, tf in g.items() if t in self._gram_idf}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            for t, w in weights.items():
+                char_raw[t].append((vi, w / norm))
+        self._char_postings = _as_postings(char_raw)
+        # entry-level inverted indexes: every syllable of an entry's wordings, of its answer
+        bag_raw: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        ans_raw: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for ei, bag in enumerate(self._bags):
+            for t in bag:
+                bag_raw[t].append((ei, 1.0))
+        for ei, ans in enumerate(self._answer_tokens):
+            for t in ans:
+                ans_raw[t].append((ei, 1.0))
+        self._bag_postings = _as_postings(bag_raw)
+        self._ans_postings = _as_postings(ans_raw)
         self._variant_entry = np.array([v.entry_idx for v in self._variants], dtype=np.int64)
-        self._variant_norm = np.array(
-            [K1 * (1 - B + B * v.length / self._avg_len) for v in self._variants]
-        )
+        # variants are stored entry by entry, so per-entry maxima are one reduceat call
+        self._entry_starts = np.array(
+            [0, *np.flatnonzero(np.diff(self._variant_entry)) + 1], dtype=np.int64
+        ) if self._variants else np.zeros(0, dtype=np.int64)
+        for v in self._variants:
+            v.terms = {}  # only needed to build the postings above
+            v.mass = sum(self._idf(t) for t in v.token_set) or 1.0
         self._folded_variants = [v.folded for v in self._variants]
         self._entry_variants: list[list[int]] = [[] for _ in self.entries]
         for vi, v in enumerate(self._variants):
@@ -241,6 +357,33 @@ class Matcher:
                 else:
                     unknown.append(plain)
         return covered, unknown
+
+    def documents_for_keys(self, keys: set[str]) -> list[str]:
+        """Registry documents that carry any of these canonical keys."""
+        return [d.key for d in self.kb.documents.values() if keys & set(d.keys)]
+
+    def overview_document(self, query: Analyzed, covered: set[str]) -> str | None:
+        """The document a question asks to be summarised ("Nghị quyết 57 nói gì"), if any."""
+        tokens = tuple(query.tokens)
+        rest = [t for t in _remove_phrases(list(tokens), _ISSUER_PHRASES) if not t.isdigit()]
+        if any(t not in _OVERVIEW_WORDS for t in rest):
+            return None
+        has_signal = any(_has_phrase(tokens, s) for s in _OVERVIEW_SIGNALS)
+        if covered:
+            docs = self.documents_for_keys(covered)
+        else:
+            # a bare number with an overview question: "57 là gì", "69 nói gì"
+            numbers = {t.lstrip("0") for t in tokens if t.isdigit()}
+            if len(numbers) != 1 or not has_signal:
+                return None
+            number = numbers.pop()
+            docs = [
+                d.key for d in self.kb.documents.values()
+                if any(k.split(":")[1] == number for k in d.keys)
+            ]
+        if len(docs) != 1 or (rest and not has_signal):
+            return None
+        return docs[0] if self.kb.overview_entry(docs[0]) is not None else None
 
     # -- typo snapping -------------------------------------------------------------------------
     def snap(self, tokens: tuple[str, ...]) -> tuple[tuple[str, ...], float]:
@@ -288,14 +431,39 @@ class Matcher:
         return result if result and len(result) > 1 else None
 
     # -- scoring -------------------------------------------------------------------------------
+    @staticmethod
+    def _accumulate(
+        postings: Postings,
+        weights: dict[str, float],
+        size: int,
+    ) -> np.ndarray:
+        """Sum of weight * posting value per row, over the query's terms (vectorised)."""
+        idx: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        for t, w in weights.items():
+            hit = postings.get(t)
+            if hit is not None and w:
+                idx.append(hit[0])
+                vals.append(hit[1] * w)
+        if not idx:
+            return np.zeros(size)
+        return np.bincount(np.concatenate(idx), np.concatenate(vals), minlength=size)
+
     def _bm25(self, terms: dict[str, int], excluded: set[int]) -> np.ndarray:
-        scores = np.zeros(len(self._variants))
-        for t in terms:
-            idf = self.idf.get(t)
-            if idf is None:
-                continue
-            for vi, tf in self._postings[t]:
-                scores[vi] += idf * tf * (K1 + 1) / (tf + self._variant_norm[vi])
+        weights = {t: self.idf[t] for t in terms if t in self.idf}
+        scores = self._accumulate(self._postings, weights, len(self._variants))
+        if excluded:
+            scores[list(excluded)] = 0.0
+        return scores
+
+    def _char(self, folded: str, excluded: set[int]) -> np.ndarray:
+        grams = char_grams(folded)
+        weights = {t: (1 + math.log(tf)) * self._gram_idf[t]
+                   for t, tf in grams.items() if t in self._gram_idf}
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        scores = self._accumulate(
+            self._char_postings, {t: w / norm for t, w in weights.items()}, len(self._variants)
+        )
         if excluded:
             scores[list(excluded)] = 0.0
         return scores
@@ -320,25 +488,19 @@ class Matcher:
         q_bigrams = set(snapped.bigrams)
         q_tokens = set(tokens)
         q_numbers = {t for t in q_tokens if t.isdigit()}
-        q_mass = sum(self._idf(t) for t in q_tokens) or 1.0
+        q_idf = {t: self._idf(t) for t in q_tokens}
+        q_mass = sum(q_idf.values()) or 1.0
         q_self = sum(self.idf.get(t, 0.0) for t in terms) * (K1 + 1) / (1 + K1) or 1.0
 
-        bm25 = self._bm25(terms, excluded)
-        tsr = process.cdist(
-            [snapped.folded], self._folded_variants, scorer=fuzz.token_sort_ratio, workers=1
-        )[0].astype(float)
-        if excluded:
-            tsr[list(excluded)] = 0.0
-        # best variant score per entry for both channels, then the union of the top entries
         n = len(self.entries)
-        bm25_entry = np.zeros(n)
-        np.maximum.at(bm25_entry, self._variant_entry, bm25)
-        tsr_entry = np.zeros(n)
-        np.maximum.at(tsr_entry, self._variant_entry, tsr)
-        pool = set(np.argsort(-bm25_entry)[:limit].tolist()) | set(
-            np.argsort(-tsr_entry)[:15].tolist()
-        )
-        bags = list(self._bags)
+        bm25 = self._bm25(terms, excluded)
+        char = self._char(snapped.folded, excluded)
+        bm25_entry = np.maximum.reduceat(bm25, self._entry_starts) if n else np.zeros(0)
+        char_entry = np.maximum.reduceat(char, self._entry_starts) if n else np.zeros(0)
+        idf_weights = {t: self._idf(t) / q_mass for t in q_tokens}
+        bag_cov = self._accumulate(self._bag_postings, idf_weights, n)
+        ans_cov = self._accumulate(self._ans_postings, idf_weights, n)
+        bags: dict[int, frozenset[str]] = {}
         for vi in excluded:  # leave-one-out: the held-out wording must not leak into its bag
             ei = self._variants[vi].entry_idx
             bags[ei] = frozenset().union(*(
@@ -346,56 +508,70 @@ class Matcher:
                 for other in self._entry_variants[ei]
                 if other not in excluded
             ))
-        bag_cov = np.array([
-            sum(self._idf(t) for t in q_tokens & bag) / q_mass for bag in bags
-        ])
-        ans_cov = np.array([
-            sum(self._idf(t) for t in q_tokens & ans) / q_mass for ans in self._answer_tokens
-        ])
-        pool |= set(np.argsort(-bag_cov)[:10].tolist()) | set(np.argsort(-ans_cov)[:10].tolist())
-        pool = {i for i in pool if bm25_entry[i] > 0 or tsr_entry[i] > 0 or ans_cov[i] > 0}
+            bag_cov[ei] = sum(self._idf(t) for t in q_tokens & bags[ei]) / q_mass
+
+        def top(values: np.ndarray, k: int) -> list[int]:
+            k = min(k, n)
+            if k <= 0:
+                return []
+            part = np.argpartition(-values, k - 1)[:k]
+            return [int(i) for i in part if values[i] > 0]
+
+        pool = set(top(bm25_entry, limit)) | set(top(char_entry, 15))
+        pool |= set(top(bag_cov, 10)) | set(top(ans_cov, 10))
 
         covered_keys, _ = self.resolve_keys(query.doc_keys)
+        pool_list = sorted(pool)
+        pool_variants = [vi for ei in pool_list for vi in self._entry_variants[ei]
+                         if vi not in excluded]
+        tsr_values = process.cdist(
+            [snapped.folded], [self._folded_variants[vi] for vi in pool_variants],
+            scorer=fuzz.token_sort_ratio, workers=1,
+        )[0] if pool_variants else np.zeros(0)
+        tsr = dict(zip(pool_variants, tsr_values.tolist(), strict=True))
         by_entry: dict[int, list[int]] = defaultdict(list)
-        for vi, v in enumerate(self._variants):
-            if v.entry_idx in pool and vi not in excluded:
-                by_entry[v.entry_idx].append(vi)
+        for vi in pool_variants:
+            by_entry[self._variants[vi].entry_idx].append(vi)
 
         rank_weights = self.model.get("rank_weights") or DEFAULT_RANK_WEIGHTS
         result: list[Candidate] = []
-        for ei in pool:
+        for ei in pool_list:
             vis = by_entry.get(ei, [])
             feats = {"qcov": 0.0, "vcov": 0.0, "tsr": 0.0, "bm25": 0.0, "bicov": 0.0}
             for vi in vis:
                 v = self._variants[vi]
                 common = q_tokens & v.token_set
-                common_mass = sum(self._idf(t) for t in common)
-                v_mass = sum(self._idf(t) for t in v.token_set) or 1.0
+                common_mass = sum(q_idf[t] for t in common)
                 feats["qcov"] = max(feats["qcov"], common_mass / q_mass)
-                feats["vcov"] = max(feats["vcov"], common_mass / v_mass)
+                feats["vcov"] = max(feats["vcov"], common_mass / v.mass)
                 feats["tsr"] = max(feats["tsr"], tsr[vi] / 100.0)
                 feats["bm25"] = max(feats["bm25"], min(1.5, bm25[vi] / q_self))
                 if q_bigrams:
                     overlap = len(q_bigrams & v.bigram_set) / len(q_bigrams)
                     feats["bicov"] = max(feats["bicov"], overlap)
+            bag = bags.get(ei, self._bags[ei])
             entry_keys = self._entry_keys[ei]
             agree = bool(covered_keys & entry_keys)
             feats["qcov_bag"] = float(bag_cov[ei])
             feats["qcov_ans"] = float(ans_cov[ei])
             feats["key_agree"] = float(agree)
             feats["key_disagree"] = float(bool(covered_keys) and not agree)
-            known = bags[ei] | self._answer_tokens[ei]
-            feats["qcov_all"] = sum(self._idf(t) for t in q_tokens & known) / q_mass
+            known = bag | self._answer_tokens[ei]
+            feats["qcov_all"] = sum(q_idf[t] for t in q_tokens & known) / q_mass
             # a number the question names (a year, a count) that no wording of the entry has;
             # answers are not used here, since they mention the other year to warn ("đừng nhầm")
             feats["num_miss"] = (
-                sum(1 for n in q_numbers if n not in bags[ei]) / len(q_numbers)
+                sum(1 for num in q_numbers if num not in bag) / len(q_numbers)
                 if q_numbers else 0.0
             )
+            feats["char"] = float(char_entry[ei])
             rank = sum(w * feats.get(k, 0.0) for k, w in rank_weights.items())
             feats["rank"] = rank
             result.append(Candidate(entry=self.entries[ei], features=feats, rank=rank))
         result.sort(key=lambda c: c.rank, reverse=True)
+        char_best = max(result, key=lambda c: c.features["char"]) if result else None
+        bm25_best = max(result, key=lambda c: c.features["bm25"]) if result else None
+        chars = sorted((c.features["char"] for c in result), reverse=True)
         for i, cand in enumerate(result):
             runner_up = result[1].rank if i == 0 and len(result) > 1 else (
                 result[0].rank if i > 0 else 0.0
@@ -403,6 +579,12 @@ class Matcher:
             cand.features["margin"] = cand.rank - runner_up
             cand.features["unknown_frac"] = unknown_frac
             cand.features["length"] = math.log1p(len(tokens))
+            cand.features["char_agree"] = float(cand is char_best)
+            cand.features["bm25_agree"] = float(cand is bm25_best)
+            second_char = chars[1] if len(chars) > 1 else 0.0
+            cand.features["char_margin"] = cand.features["char"] - (
+                second_char if cand.features["char"] >= chars[0] else chars[0]
+            )
         return result, unknown_frac
 
     def confidence(self, features: dict[str, float]) -> float:
@@ -418,6 +600,10 @@ class Matcher:
         covered, unknown = self.resolve_keys(query.doc_keys)
         if query.doc_keys and not covered:
             return MatchResult(Status.UNKNOWN, Reason.OTHER_DOCUMENT, query, unknown_keys=unknown)
+        overview_of = self.overview_document(query, covered)
+        if overview_of is not None:
+            entry = self.kb.overview_entry(overview_of)
+            return MatchResult(Status.ANSWERED, Reason.OVERVIEW, query, entry=entry, score=1.0)
         if not exclude_variants:
             exact = self._exact.get(query.folded)
             exact_entries = {self._variants[vi].entry_idx for vi in exact or ()}

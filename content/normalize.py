@@ -59,6 +59,15 @@ ABBREVIATIONS: dict[str, str] = {
     "hcm": "ho chi minh",
     "cntt": "cong nghe thong tin",
     "cnc": "cong nghe cao",
+    "kh-cn": "khoa hoc cong nghe",
+    "btgdvtw": "ban tuyen giao va dan van trung uong",
+    "btgdv": "ban tuyen giao va dan van",
+    "btgtw": "ban tuyen giao trung uong",
+    "hdnd": "hoi dong nhan dan",
+    "bchtw": "ban chap hanh trung uong",
+    "cq": "co quan",
+    "dv": "dang vien",
+    "cb": "chi bo",
     # chat shorthand ("teen code"): whole tokens only
     "ko": "khong",
     "k": "khong",
@@ -158,6 +167,7 @@ _WORD_NUM_RE = re.compile(
     r"\b(nghi quyet|ket luan|huong dan|quyet dinh|ke hoach|chi thi|luat|thong bao|cong van|"
     r"chuong trinh|nq|kl|hd|qd|ct|tb|cv)\s*(?:so\s*)?(\d{1,4})\b"
 )
+_KHCN_RE = re.compile(r"\bkh\s*[-/]\s*cn\b")
 _GOV_HINT_RE = re.compile(r"\b(cp|chinh phu)\b")
 _TOKEN_RE = re.compile(r"[a-z0-9đ&]+")
 _SPLIT_ALNUM_RE = re.compile(r"(?<=[a-zđ])(?=\d)|(?<=\d)(?=[a-zđ])")
@@ -236,6 +246,31 @@ def extract_doc_keys(folded: str) -> set[str]:
     return keys
 
 
+# Document words as typed on a phone: "ngi quyet 57", "nghi kuyet 57", "nghị quết 57",
+# "ket luân 69".
+# Fixed only right before a document number, so other words are never touched; the number itself
+# is never changed ("kl 96" stays another document).
+_DOC_WORDS = ("nghi quyet", "ket luan", "huong dan", "ke hoach", "chuong trinh")
+_DOC_WORD_BEFORE_NUMBER = re.compile(r"\b([a-z]{2,7}) ?([a-z]{2,7})(?= (?:so )?\d)")
+
+
+def _fix_document_words(folded: str) -> str:
+    from rapidfuzz.distance import Levenshtein
+
+    def fix(match: re.Match[str]) -> str:
+        typed = f"{match.group(1)} {match.group(2)}"
+        if typed in _DOC_WORDS:
+            return typed
+        joined = match.group(1) + match.group(2)  # "nghikuyet 57" typed without the space
+        for word in _DOC_WORDS:
+            allowed = 2 if len(word) >= 9 else 1
+            if Levenshtein.distance(joined, word.replace(" ", ""), score_cutoff=allowed) <= allowed:
+                return word
+        return match.group(0)
+
+    return _DOC_WORD_BEFORE_NUMBER.sub(fix, folded)
+
+
 def _expand_case_sensitive(text: str) -> str:
     for short, long in _CASE_SENSITIVE.items():
         text = re.sub(rf"(?<![\w]){re.escape(short)}(?![\w])", f" {long} ", text)
@@ -299,7 +334,8 @@ def analyze(text: str) -> Analyzed:
     lowered = expanded.lower()
     accented_syllables = re.findall(r"\w+", lowered)
     folded = fold(lowered)
-    folded = _SPLIT_ALNUM_RE.sub(" ", folded)
+    folded = _KHCN_RE.sub("khcn", folded)
+    folded = _fix_document_words(" ".join(_SPLIT_ALNUM_RE.sub(" ", folded).split()))
     doc_keys = extract_doc_keys(folded)
     raw_tokens = _TOKEN_RE.findall(folded)
     tokens: list[str] = []

@@ -12,6 +12,7 @@ from bot.metrics import METRICS
 from content.kb import Entry, KnowledgeBase
 from content.matcher import Matcher, MatchResult, Reason, Status
 from content.normalize import clean, has_content
+from content.smalltalk import SmallTalk, classify
 
 # Overview entries offered when the bot has nothing better to suggest.
 STARTER_ENTRY_IDS = ("nq57-thong-tin-chung", "nq57-muc-tieu-2030-tong-quat", "kl69-thong-tin-chung")
@@ -25,6 +26,7 @@ class Outcome(StrEnum):
     EMPTY = "empty"
     TOO_LONG = "too_long"
     NO_CONTENT = "no_content"
+    SMALL_TALK = "small_talk"
 
 
 @dataclass
@@ -32,6 +34,8 @@ class QAResult:
     outcome: Outcome
     match: MatchResult | None = None
     length: int = 0
+    small_talk: SmallTalk | None = None
+    text: str = ""
 
     @property
     def entry(self) -> Entry | None:
@@ -53,6 +57,9 @@ class QAService:
             return QAResult(Outcome.EMPTY)
         if len(cleaned) > self.max_question_chars:
             return QAResult(Outcome.TOO_LONG, length=len(cleaned))
+        small_talk = classify(cleaned)
+        if small_talk is not None:
+            return QAResult(Outcome.SMALL_TALK, small_talk=small_talk, text=cleaned)
         if not has_content(cleaned):
             return QAResult(Outcome.NO_CONTENT)
         match = self.matcher.match(cleaned)
