@@ -291,7 +291,9 @@ def _json_result(service, result) -> dict:  # type: ignore[no-untyped-def]
         payload = {"status": "unknown", "answer": None, "entry_id": None, "source": None,
                    "score": 0.0, "suggestions": []}
     payload["reason"] = result.outcome.value
-    if result.outcome is not Outcome.SUGGESTED and payload["status"] != "answered":
+    if result.outcome is Outcome.SMALL_TALK:
+        payload["status"] = "small_talk"
+    elif result.outcome is not Outcome.SUGGESTED and payload["status"] != "answered":
         payload["status"] = "unknown"
     return payload
 

@@ -4,7 +4,7 @@ Formats (each at most 64 bytes, Telegram's callback_data limit):
   m                 main menu            h            help
   d:<DOC>           topics of a document
   t:<DOC>:<topic>:<page>   questions of a topic, paged
-  e:<entry_id>      an answer card
+  e:<entry_id>      an answer card       em:<entry_id>   the rest of a long answer ("Xem thêm")
   l:<unit_code>     link this group to an org unit (permission checked on press)
   b:new             compose a new broadcast
   b:<op>:<id>       open | pause | resume | cancel broadcast <id> (permission checked on press)
@@ -69,6 +69,10 @@ def entry(entry_id: str) -> str:
     return f"e:{entry_id}"
 
 
+def more(entry_id: str) -> str:
+    return f"em:{entry_id}"
+
+
 def link(unit_code: str) -> str:
     return f"l:{unit_code}"
 
@@ -124,6 +128,8 @@ def parse(payload: str) -> Action | None:
         return Action("document", document=rest)
     if kind == "e" and _ID_RE.match(rest):
         return Action("entry", entry_id=rest)
+    if kind == "em" and _ID_RE.match(rest):
+        return Action("more", entry_id=rest)
     if kind == "l" and _UNIT_RE.match(rest):
         return Action("link", unit_code=rest)
     if kind == "b":

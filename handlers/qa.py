@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from bot.services.qa import Outcome, QAResult, QAService
 from content.kb import Entry, KnowledgeBase
+from content.smalltalk import SmallTalk
 from handlers import payloads, texts
 from handlers.browse import BUTTON_LABEL_CHARS, menu_button
 from handlers.render import shorten
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from handlers.router import Context
 
 MAX_RELATED = 3
+QUESTION_HEAD_CHARS = 120
 
 
 def _entry_buttons(entries: list[Entry]) -> list[list[Button]]:
@@ -23,12 +25,47 @@ def _entry_buttons(entries: list[Entry]) -> list[list[Button]]:
     ]
 
 
+def _related(kb: KnowledgeBase, entry: Entry) -> list[Entry]:
+    return [kb.entries[r] for r in entry.related if r in kb.entries][:MAX_RELATED]
+
+
 def answer_card(kb: KnowledgeBase, entry: Entry) -> Reply:
-    related = [kb.entries[r] for r in entry.related if r in kb.entries][:MAX_RELATED]
-    text = f"{entry.answer}\n\n{texts.SOURCE_LINE.format(source=entry.source)}"
+    """The question it answers (so a member sees at once what was understood), the short
+    answer, its source; a "Xem thêm" button when the entry has more, then related questions."""
+    head = texts.ANSWER_HEAD.format(question=shorten(entry.question, QUESTION_HEAD_CHARS))
+    text = f"{head}\n\n{entry.answer}\n\n{texts.SOURCE_LINE.format(source=entry.source)}"
+    related = _related(kb, entry)
+    if related:
+        text += f"\n\n{texts.RELATED_TITLE}"
+    more = [[Button(texts.MORE_BUTTON, payloads.more(entry.id))]] if entry.more else []
+    return Reply(text, [*more, *_entry_buttons(related), [menu_button()]])
+
+
+def more_card(kb: KnowledgeBase, entry: Entry) -> Reply:
+    """The rest of a long answer, with its source and the related questions."""
+    text = f"{entry.more}\n\n{texts.SOURCE_LINE.format(source=entry.source)}"
+    related = _related(kb, entry)
     if related:
         text += f"\n\n{texts.RELATED_TITLE}"
     return Reply(text, [*_entry_buttons(related), [menu_button()]])
+
+
+_SMALL_TALK_TEXT = {
+    SmallTalk.THANKS: texts.SMALL_TALK_THANKS,
+    SmallTalk.BYE: texts.SMALL_TALK_BYE,
+    SmallTalk.ACK: texts.SMALL_TALK_ACK,
+    SmallTalk.LAUGH: texts.SMALL_TALK_ACK,
+    SmallTalk.NUMBER: texts.SMALL_TALK_NUMBER,
+    SmallTalk.NOISE: texts.SMALL_TALK_NOISE,
+}
+
+
+def small_talk_reply(kind: SmallTalk, text: str) -> Reply:
+    """A short polite reply; the menu only where it helps (not after thanks or goodbye)."""
+    body = _SMALL_TALK_TEXT[kind].format(number=shorten(text.strip(), 12))
+    if kind in (SmallTalk.THANKS, SmallTalk.BYE):
+        return Reply(body)
+    return Reply(body, [[menu_button()]])
 
 
 async def ask(ctx: Context, text: str) -> list[Reply]:
@@ -44,9 +81,11 @@ def render_result(service: QAService, result: QAResult) -> Reply:
     outcome = result.outcome
     if outcome is Outcome.ANSWERED and result.entry is not None:
         return answer_card(kb, result.entry)
+    if outcome is Outcome.SMALL_TALK and result.small_talk is not None:
+        return small_talk_reply(result.small_talk, result.text)
     if outcome is Outcome.SUGGESTED and result.match is not None:
-        return Reply(texts.SUGGEST_TITLE,
-                     [*_entry_buttons(result.match.suggestions), [menu_button()]])
+        title = texts.CLARIFY_TITLE if result.match.clarify else texts.SUGGEST_TITLE
+        return Reply(title, [*_entry_buttons(result.match.suggestions), [menu_button()]])
     if outcome is Outcome.EMPTY:
         return Reply(texts.EMPTY, [[menu_button()]])
     if outcome is Outcome.TOO_LONG:

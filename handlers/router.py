@@ -161,6 +161,9 @@ class Router:
             elif action.kind == "entry":
                 entry = ctx.qa.kb.entries.get(action.entry_id)
                 reply = qa.answer_card(ctx.qa.kb, entry) if entry else None
+            elif action.kind == "more":
+                entry = ctx.qa.kb.entries.get(action.entry_id)
+                reply = qa.more_card(ctx.qa.kb, entry) if entry and entry.more else None
         if reply is None:
             log.info("refused button payload %r from %s", payload[:80], ctx.incoming.channel)
             return [Reply(texts.STALE_BUTTON, [[browse.menu_button()]])]

@@ -38,7 +38,24 @@ BACK_TO_TOPICS = "↩ Các chủ đề"
 
 SOURCE_LINE = "Nguồn: {source}"
 RELATED_TITLE = "Câu hỏi liên quan:"
-SUGGEST_TITLE = "Tôi chưa chắc mình hiểu đúng câu hỏi. Có phải bạn muốn hỏi:"
+SUGGEST_TITLE = "Tôi chưa chắc mình hiểu đúng câu hỏi. Có phải đồng chí muốn hỏi:"
+CLARIFY_TITLE = "Đồng chí muốn hỏi điều nào dưới đây?"
+ANSWER_HEAD = "❓ {question}"
+MORE_BUTTON = "📖 Xem thêm"
+SMALL_TALK_THANKS = (
+    "Không có gì ạ. Khi cần tìm hiểu thêm về Nghị quyết 57 hay Kết luận 69, "
+    "đồng chí cứ gõ câu hỏi."
+)
+SMALL_TALK_BYE = "Chào đồng chí! Khi cần, đồng chí cứ nhắn câu hỏi cho tôi."
+SMALL_TALK_ACK = "Vâng ạ. Đồng chí có thể gõ câu hỏi, hoặc mở danh mục để xem theo chủ đề."
+SMALL_TALK_NUMBER = (
+    "Số «{number}» không ứng với lựa chọn nào đang hiện. "
+    "Đồng chí gõ câu hỏi bằng chữ, hoặc mở danh mục."
+)
+SMALL_TALK_NOISE = (
+    "Đồng chí gõ câu hỏi đầy đủ hơn giúp tôi, ví dụ: «Nghị quyết 57 nói gì?», "
+    "hoặc mở danh mục."
+)
 UNKNOWN = (
     "Xin lỗi, tôi chưa có câu trả lời cho câu hỏi này. "
     "Tôi chỉ trả lời những gì có trong nội dung đã được kiểm chứng, để tránh nói sai."
@@ -47,8 +64,11 @@ UNKNOWN_OTHER_DOCUMENT = (
     "Xin lỗi, câu hỏi nhắc đến văn bản mà tôi chưa có nội dung ({keys}). "
     "Tôi trả lời về Nghị quyết 57-NQ/TW, Kết luận 69-KL/TW và một số văn bản liên quan."
 )
-UNKNOWN_TRY = "Bạn có thể hỏi lại ngắn gọn hơn, hoặc xem các câu hỏi sau:"
-EMPTY = "Bạn chưa nhập câu hỏi. Hãy gõ câu hỏi, ví dụ: «Nghị quyết 57 có mấy quan điểm chỉ đạo?»"
+UNKNOWN_TRY = "Đồng chí có thể hỏi lại ngắn gọn hơn, hoặc xem các câu hỏi sau:"
+EMPTY = (
+    "Đồng chí chưa nhập câu hỏi. Hãy gõ câu hỏi, ví dụ: "
+    "«Nghị quyết 57 có mấy quan điểm chỉ đạo?»"
+)
 NO_CONTENT = (
     "Tôi chưa hiểu tin nhắn này. Hãy gõ câu hỏi bằng chữ, ví dụ: "
     "«Kết luận 69 có mấy nhiệm vụ?»"
@@ -61,8 +81,8 @@ UNKNOWN_COMMAND = (
     "Tôi không biết lệnh {command}. Các lệnh dùng được: /start, /help, /menu, /toi, "
     "/daquantriet, /dahoc, /baocao."
 )
-STALE_BUTTON = "Nút này không còn dùng được. Mời bạn chọn lại từ danh mục."
-ERROR = "Xin lỗi, đã có lỗi khi xử lý. Bạn thử lại sau ít phút nhé."
+STALE_BUTTON = "Nút này không còn dùng được. Mời đồng chí chọn lại từ danh mục."
+ERROR = "Xin lỗi, đã có lỗi khi xử lý. Đồng chí thử lại sau ít phút nhé."
 
 INVITE_BOUND = "Đã ghi nhận: đồng chí là {role} của {unit}. Gõ /toi để xem vai trò của mình."
 INVITE_ALREADY = "Mã mời này đồng chí đã dùng rồi: đồng chí là {role} của {unit}."

@@ -14,7 +14,7 @@ from handlers.router import Router
 from handlers.types import Button, Incoming, Reply
 
 EXIT_WORDS = {"/thoat", "/exit", "/quit", "thoat", "exit", "quit"}
-PROMPT = "Bạn: "
+PROMPT = "Đồng chí: "
 
 
 def render(reply: Reply, max_chars: int) -> tuple[str, list[Button]]:
