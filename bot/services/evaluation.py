@@ -19,12 +19,17 @@ from content.normalize import has_diacritics
 @dataclass
 class Question:
     text: str
-    expect: frozenset[str]  # empty for out-of-scope
-    kind: str = ""  # out-of-scope: "near" | "far"
+    expect: frozenset[str]  # empty for out-of-scope and small talk
+    kind: str = ""  # out-of-scope: "near" | "far" | "small_talk"
+    tags: tuple[str, ...] = ()  # in-scope: overview, short, typo, abbrev, filler, colloquial
 
     @property
     def accented(self) -> bool:
         return has_diacritics(self.text)
+
+    def slices(self) -> tuple[str, ...]:
+        own = tuple(t for t in self.tags if t not in ("accented", "unaccented"))
+        return ("all", "accented" if self.accented else "unaccented", *own)
 
 
 @dataclass
@@ -43,6 +48,7 @@ class Slice:
     answered_correct: int = 0
     answered_wrong: int = 0
     suggested_hit: int = 0
+    small_talk: int = 0
 
     def add(self, q: Question, d: Decision) -> None:
         self.n += 1
@@ -55,6 +61,8 @@ class Slice:
                 self.answered_wrong += 1
         elif d.status == "suggested" and q.expect & set(d.suggestions):
             self.suggested_hit += 1
+        elif d.status == "small_talk":
+            self.small_talk += 1
 
     def pct(self, value: int) -> float:
         return 100.0 * value / self.n if self.n else 0.0
@@ -77,15 +85,34 @@ class Report:
         return statistics.median(self.latencies_ms) if self.latencies_ms else 0.0
 
 
-def load_questions(path: Path) -> tuple[list[Question], list[Question]]:
+def _expected(kb: KnowledgeBase | None, ids: list[str]) -> frozenset[str]:
+    """Entry ids; "overview:KEY" stands for the document's overview entry in the registry."""
+    out: set[str] = set()
+    for item in ids:
+        if item.startswith("overview:"):
+            entry = kb.overview_entry(item.split(":", 1)[1]) if kb else None
+            out.add(entry.id if entry else item)
+        else:
+            out.add(item)
+    return frozenset(out)
+
+
+def load_questions(
+    path: Path, kb: KnowledgeBase | None = None
+) -> tuple[list[Question], list[Question]]:
+    """In-scope questions, and out-of-scope ones (small talk among them, kind "small_talk")."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     in_scope = [
-        Question(str(item["q"]), frozenset(item["expect"])) for item in data.get("in_scope") or []
+        Question(str(item["q"]), _expected(kb, list(item["expect"])),
+                 tags=tuple(item.get("tags") or ()))
+        for item in data.get("in_scope") or []
     ]
     oos = [
         Question(str(item["q"]), frozenset(), item.get("kind", "near"))
         for item in data.get("out_of_scope") or []
     ]
+    oos += [Question(str(item["q"]), frozenset(), "small_talk")
+            for item in data.get("small_talk") or []]
     return in_scope, oos
 
 
@@ -99,6 +126,8 @@ def matcher_decider(service: QAService) -> Callable[[str], Decision]:
                 top1 = match.entry.id
             elif match.candidates:
                 top1 = match.candidates[0].entry.id
+        if result.outcome is Outcome.SMALL_TALK:
+            return Decision("small_talk", None, None)
         if result.outcome is Outcome.ANSWERED and result.entry is not None:
             return Decision("answered", result.entry.id, top1)
         if result.outcome is Outcome.SUGGESTED and match is not None:
@@ -138,12 +167,15 @@ def evaluate(
         start = time.perf_counter()
         d = decide(q.text)
         report.latencies_ms.append((time.perf_counter() - start) * 1000)
-        for name in ("all", "accented" if q.accented else "unaccented"):
+        for name in q.slices():
             report.in_scope.setdefault(name, Slice()).add(q, d)
     for q in oos:
         start = time.perf_counter()
         d = decide(q.text)
         report.latencies_ms.append((time.perf_counter() - start) * 1000)
-        for name in ("all", "accented" if q.accented else "unaccented", q.kind):
+        names = ("all", "accented" if q.accented else "unaccented", q.kind)
+        if q.kind == "small_talk":
+            names = ("small_talk",)
+        for name in names:
             report.oos.setdefault(name, Slice()).add(q, d)
     return report
