@@ -32,6 +32,7 @@ class Document:
     scope: str
     keys: tuple[str, ...]
     signer: str = ""
+    overview: str = ""  # id of the entry that says what the document is and what it contains
 
     @property
     def full_name(self) -> str:
@@ -53,13 +54,19 @@ class Entry:
     section: str
     question: str
     phrasings: tuple[str, ...]
-    answer: str
+    answer: str  # the short answer shown first (at most 450 characters, the key fact first)
     source: str
     related: tuple[str, ...] = ()
     confidence: str = ""
     basis: str = ""
     file: str = ""
     home: str = ""  # the document whose topics list this entry (the file's document)
+    more: str = ""  # the rest of the answer, shown after a "Xem thêm" button
+
+    @property
+    def full_answer(self) -> str:
+        """The short answer followed by the rest, for places with room for both."""
+        return f"{self.answer}\n\n{self.more}" if self.more else self.answer
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -133,6 +140,7 @@ def load_kb(kb_dir: Path = KB_DIR) -> KnowledgeBase:
             scope=raw.get("scope", "context"),
             keys=tuple(raw.get("keys") or ()),
             signer=raw.get("signer", ""),
+            overview=str(raw.get("overview") or ""),
         )
         documents[doc.key] = doc
 
@@ -175,6 +183,12 @@ def load_kb(kb_dir: Path = KB_DIR) -> KnowledgeBase:
                 basis=str(raw.get("basis", "")),
                 file=path.name,
                 home=file_doc,
+                more=" ".join(str(raw.get("more") or "").split()),
+            )
+    for doc in documents.values():
+        if doc.overview and doc.overview not in entries:
+            raise KnowledgeBaseError(
+                f"{REGISTRY_FILE} ({doc.key}): mục tổng quan '{doc.overview}' không tồn tại"
             )
     return KnowledgeBase(
         documents=documents,
