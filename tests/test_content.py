@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.app import build_qa
 from bot.config import Settings
-from content.kb import default_kb
+from content.kb import KnowledgeBaseError, default_kb, load_kb
 from content.lint import run_checks
 
 
@@ -89,12 +91,6 @@ def test_no_unconfirmed_figure_is_stated():
 
 
 # --- Lint rules, each checked on a small synthetic knowledge base ---------------------------
-
-from pathlib import Path  # noqa: E402
-
-import yaml  # noqa: E402
-
-from content.kb import KnowledgeBaseError, load_kb  # noqa: E402
 
 
 def _entry(**overrides):
