@@ -35,7 +35,7 @@ class Document:
     scope: str
     keys: tuple[str, ...]
     signer: str = ""
-    overview: str = ""  # id of the entry that answers "what is this document / what does it say"
+    overview: str = ""  # id of the entry that says what the document is and what it contains
 
     @property
     def full_name(self) -> str:
@@ -57,14 +57,19 @@ class Entry:
     section: str
     question: str
     phrasings: tuple[str, ...]
-    answer: str
+    answer: str  # the short answer shown first (at most 450 characters, the key fact first)
     source: str
-    more: str = ""  # the rest of a long answer, shown after "Xem thêm"
     related: tuple[str, ...] = ()
     confidence: str = ""
     basis: str = ""
     file: str = ""
     home: str = ""  # the document whose topics list this entry (the file's document)
+    more: str = ""  # the rest of the answer, shown after a "Xem thêm" button
+
+    @property
+    def full_answer(self) -> str:
+        """The short answer followed by the rest, for places with room for both."""
+        return f"{self.answer}\n\n{self.more}" if self.more else self.answer
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -184,13 +189,13 @@ def load_kb(kb_dir: Path = KB_DIR) -> KnowledgeBase:
                 question=_require(raw, "question", where).strip(),
                 phrasings=tuple(str(p).strip() for p in (raw.get("phrasings") or [])),
                 answer=" ".join(str(_require(raw, "answer", where)).split()),
-                more=" ".join(str(raw.get("more") or "").split()),
                 source=_require(raw, "source", where),
                 related=tuple(raw.get("related") or ()),
                 confidence=str(raw.get("confidence", "")),
                 basis=str(raw.get("basis", "")),
                 file=path.name,
                 home=file_doc,
+                more=" ".join(str(raw.get("more") or "").split()),
             )
     _merge_extra_phrasings(kb_dir, entries)
     for doc in documents.values():

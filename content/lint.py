@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from content.kb import KB_DIR, KnowledgeBase, KnowledgeBaseError, load_kb
 from content.matcher import Matcher, load_model
 from content.normalize import ABBREVIATIONS, analyze, clean, fold, has_diacritics
 
-MAX_ANSWER_CHARS = 700
+MAX_ANSWER_CHARS = 450  # the short answer: one phone screen
+MAX_TOTAL_CHARS = 1500  # answer + more (shown after "Xem thêm")
+CONFIDENCE_LABELS = frozenset({"C", "T", "seed"})
+RULES_FILE = "rules/outdated_names.yaml"
+# Asides that break the bot's one voice (it addresses members as "đồng chí" and does not talk
+# about its own data): (pattern, explanation).
+VOICE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(?:tôi|chúng tôi|bạn|các bạn|anh/chị|quý vị)\b", re.IGNORECASE),
+     "xưng hô: bot gọi người dùng là «đồng chí», không xưng «tôi», không gọi «bạn»"),
+    (re.compile(r"dữ liệu đã kiểm chứng|không trích dẫn", re.IGNORECASE),
+     "không chêm lời bình về dữ liệu của bot («dữ liệu đã kiểm chứng», «không trích dẫn»)"),
+)
 MAX_QUESTION_CHARS = 200
 MIN_PHRASINGS = 4
 MIN_UNACCENTED = 2
@@ -38,6 +53,63 @@ def _is_abbreviated(phrasing: str) -> bool:
     return any(t in ABBREVIATIONS for t in tokens) or "%" in phrasing
 
 
+@dataclass(frozen=True)
+class OutdatedRule:
+    """A name that is no longer current: flagged unless the entry says so (an allowed context)."""
+
+    pattern: re.Pattern[str]
+    why: str
+    allowed_if: tuple[str, ...]
+
+    def violations(self, text: str) -> list[str]:
+        if not self.pattern.search(text):
+            return []
+        lowered = text.lower()
+        if any(word.lower() in lowered for word in self.allowed_if):
+            return []
+        return sorted({m.group(0) for m in self.pattern.finditer(text)})
+
+
+def load_outdated_rules(path: Path) -> list[OutdatedRule]:
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    rules = []
+    for raw in data.get("rules") or []:
+        rules.append(
+            OutdatedRule(
+                pattern=re.compile(str(raw["pattern"]), re.IGNORECASE),
+                why=str(raw["why"]),
+                allowed_if=tuple(str(w) for w in raw.get("allowed_if") or ()),
+            )
+        )
+    return rules
+
+
+def check_outdated_names(kb: KnowledgeBase, rules: list[OutdatedRule], report: LintReport) -> None:
+    """Names of bodies renamed or abolished since a document was written must be flagged as such."""
+    for entry in kb.entries.values():
+        # The short answer must stand on its own; "more" may rely on a note in the answer.
+        texts = [entry.answer] + ([f"{entry.answer} {entry.more}"] if entry.more else [])
+        for rule in rules:
+            for found in sorted({f for text in texts for f in rule.violations(text)}):
+                report.errors.append(
+                    f"{entry.file} ({entry.id}): «{found}» — {rule.why}; hãy nói rõ "
+                    f"(vd. {', '.join(repr(w) for w in rule.allowed_if[:3])})"
+                )
+
+
+def check_documents(kb: KnowledgeBase, report: LintReport) -> None:
+    for doc in kb.documents.values():
+        if not doc.overview:
+            report.errors.append(f"documents.yaml ({doc.key}): thiếu trường 'overview'")
+            continue
+        entry = kb.entries.get(doc.overview)
+        if entry is not None and entry.document != doc.key:
+            report.errors.append(
+                f"documents.yaml ({doc.key}): mục tổng quan '{doc.overview}' thuộc văn bản "
+                f"{entry.document}"
+            )
+
+
 def check_entries(kb: KnowledgeBase, report: LintReport) -> None:
     err = report.errors.append
     topic_ids = {(doc, t.id) for doc, topics in kb.topics.items() for t in topics}
@@ -56,9 +128,24 @@ def check_entries(kb: KnowledgeBase, report: LintReport) -> None:
         if (entry.home, entry.topic) not in topic_ids:
             err(f"{where}: chủ đề '{entry.topic}' chưa khai báo trong topics của {entry.file}")
         if len(entry.answer) > MAX_ANSWER_CHARS:
-            err(f"{where}: câu trả lời dài {len(entry.answer)} ký tự (tối đa {MAX_ANSWER_CHARS})")
+            err(
+                f"{where}: câu trả lời ngắn dài {len(entry.answer)} ký tự (tối đa "
+                f"{MAX_ANSWER_CHARS}); chuyển phần sau sang 'more'"
+            )
+        if len(entry.answer) + len(entry.more) > MAX_TOTAL_CHARS:
+            err(f"{where}: answer + more dài quá {MAX_TOTAL_CHARS} ký tự")
+        if entry.confidence not in CONFIDENCE_LABELS:
+            err(f"{where}: thiếu hoặc sai 'confidence' (một trong {sorted(CONFIDENCE_LABELS)})")
+        if not entry.basis.strip():
+            err(f"{where}: thiếu 'basis' (dòng nào của bảng dữ kiện hay văn bản gốc)")
+        for pattern, why in VOICE_RULES:
+            found = pattern.search(f"{entry.answer} {entry.more}")
+            if found:
+                err(f"{where}: «{found.group(0)}» — {why}")
         if len(entry.question) > MAX_QUESTION_CHARS:
             err(f"{where}: câu hỏi dài quá {MAX_QUESTION_CHARS} ký tự")
+        if entry.more and not has_diacritics(entry.more):
+            err(f"{where}: phần 'more' phải viết tiếng Việt có dấu")
         if not has_diacritics(entry.answer) or not has_diacritics(entry.question):
             err(f"{where}: câu hỏi và câu trả lời phải viết tiếng Việt có dấu")
         if len(entry.phrasings) < MIN_PHRASINGS:
@@ -116,6 +203,11 @@ def run_checks(kb_dir=KB_DIR, *, retrieval: bool = True, calibration: bool = Tru
     report.entries = len(kb.entries)
     report.kb_version = kb.version
     check_entries(kb, report)
+    check_documents(kb, report)
+    rules_path = Path(kb_dir) / RULES_FILE
+    if not rules_path.exists():
+        rules_path = KB_DIR / RULES_FILE
+    check_outdated_names(kb, load_outdated_rules(rules_path), report)
     if retrieval and not report.errors:
         check_retrieval(kb, report)
     if calibration:

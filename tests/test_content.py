@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.app import build_qa
 from bot.config import Settings
-from content.kb import default_kb
+from content.kb import KnowledgeBaseError, default_kb, load_kb
 from content.lint import run_checks
 
 
@@ -86,3 +88,148 @@ def test_no_unconfirmed_figure_is_stated():
                 assert "chưa" in window and ("kiểm chứng" in window or "xác" in window), (
                     f"{e.id} states an unconfirmed figure: {m.group(0)}"
                 )
+
+
+# --- Lint rules, each checked on a small synthetic knowledge base ---------------------------
+
+
+def _entry(**overrides):
+    entry = {
+        "id": "x-thong-tin-chung",
+        "topic": "chung",
+        "section": "I",
+        "question": "Nghị quyết 1 là văn bản gì?",
+        "phrasings": [
+            "Nghị quyết số 1 nói về việc gì?",
+            "nghi quyet 1 la van ban gi",
+            "nghi quyet so 1 noi gi",
+            "nq1 la gi vay",
+        ],
+        "answer": "Nghị quyết 1-NQ/TW là văn bản mẫu để kiểm tra công cụ soát nội dung.",
+        "source": "Nghị quyết 1-NQ/TW, mục I",
+        "confidence": "C",
+        "basis": "facts A1",
+    }
+    entry.update(overrides)
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+def _write_kb(root: Path, *, entry=None, document=None) -> Path:
+    doc = {
+        "key": "X", "number": "1-NQ/TW", "kind": "Nghị quyết", "date": "01/01/2025",
+        "issuer": "Bộ Chính trị", "title": "mẫu", "short": "Nghị quyết 1", "scope": "core",
+        "keys": ["NQ:1"], "overview": "x-thong-tin-chung",
+    }
+    doc.update(document or {})
+    doc = {k: v for k, v in doc.items() if v is not None}
+    (root / "documents.yaml").write_text(
+        yaml.safe_dump({"documents": [doc]}, allow_unicode=True), encoding="utf-8")
+    data = {"document": "X", "topics": [{"id": "chung", "title": "Chung"}],
+            "entries": [entry or _entry()]}
+    (root / "x.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return root
+
+
+def _lint(root: Path) -> list[str]:
+    return run_checks(root, retrieval=False, calibration=False).errors
+
+
+def test_synthetic_kb_is_clean(tmp_path):
+    assert _lint(_write_kb(tmp_path)) == []
+
+
+def test_short_answer_is_at_most_450_characters_and_the_rest_goes_to_more(tmp_path):
+    long_answer = "Nghị quyết này nói về khoa học. " * 15  # > 450 characters
+    errors = _lint(_write_kb(tmp_path, entry=_entry(answer=long_answer)))
+    assert any("450" in e for e in errors), errors
+    split = _entry(answer=long_answer[:300], more=long_answer[300:])
+    assert _lint(_write_kb(tmp_path, entry=split)) == []
+    kb = load_kb(tmp_path)
+    assert kb.entries["x-thong-tin-chung"].more.startswith(long_answer[300:].strip()[:20])
+    too_long = _entry(answer=long_answer[:300], more="Phần thêm có dấu. " * 80)
+    assert any("1500" in e for e in _lint(_write_kb(tmp_path, entry=too_long)))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ban Tuyên giáo Trung ương hướng dẫn quán triệt nghị quyết.",
+        "Ban Kinh tế Trung ương theo dõi, đánh giá kết quả.",
+        "Báo cáo gửi Bộ Thông tin và Truyền thông trước ngày 15/6.",
+        "Ban tuyên giáo các huyện ủy theo dõi việc học tập.",
+        "Hướng dẫn của cấp huyện gửi các chi bộ.",
+        "Kế hoạch của Hưng Yên nêu hình thức tuyên truyền.",
+    ],
+)
+def test_outdated_names_are_flagged_when_presented_as_current(tmp_path, text):
+    errors = _lint(_write_kb(tmp_path, entry=_entry(answer=text)))
+    assert errors and all("x-thong-tin-chung" in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ban Tuyên giáo Trung ương (nay là Ban Tuyên giáo và Dân vận Trung ương) hướng dẫn.",
+        "Ban Kinh tế Trung ương (nay là Ban Chính sách, chiến lược Trung ương) theo dõi.",
+        "Bộ Thông tin và Truyền thông đã hợp nhất vào Bộ Khoa học và Công nghệ tháng 3/2025.",
+        "Từ 01/7/2025 cấp huyện không còn, các huyện ủy cũng không còn.",
+        "Kế hoạch của Hưng Yên (25/02/2025) nêu hình thức tuyên truyền.",
+    ],
+)
+def test_outdated_names_pass_when_the_answer_says_they_are_old(tmp_path, text):
+    assert _lint(_write_kb(tmp_path, entry=_entry(answer=text))) == []
+
+
+def test_a_note_only_in_more_does_not_excuse_an_outdated_short_answer(tmp_path):
+    entry = _entry(answer="Ban Tuyên giáo Trung ương hướng dẫn quán triệt.",
+                   more="Ban này nay là Ban Tuyên giáo và Dân vận Trung ương.")
+    assert any("Ban Tuyên giáo Trung ương" in e for e in _lint(_write_kb(tmp_path, entry=entry)))
+
+
+@pytest.mark.parametrize("missing", ["confidence", "basis"])
+def test_entry_without_confidence_or_basis_is_an_error(tmp_path, missing):
+    errors = _lint(_write_kb(tmp_path, entry=_entry(**{missing: None})))
+    assert any(missing in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    "aside",
+    ["Tôi không trích dẫn con số này.", "Dữ liệu đã kiểm chứng không nêu điều này.",
+     "Bạn nên xem văn bản gốc."],
+)
+def test_answers_keep_one_voice(tmp_path, aside):
+    errors = _lint(_write_kb(tmp_path, entry=_entry(answer=f"Nghị quyết 1-NQ/TW. {aside}")))
+    assert errors, aside
+
+
+def test_every_document_needs_an_existing_overview_entry(tmp_path):
+    errors = _lint(_write_kb(tmp_path, document={"overview": None}))
+    assert any("overview" in e for e in errors), errors
+    _write_kb(tmp_path, document={"overview": "x-khong-co"})
+    with pytest.raises(KnowledgeBaseError):
+        load_kb(tmp_path)
+    assert any("x-khong-co" in e for e in _lint(tmp_path))
+
+
+def test_real_kb_passes_every_rule_but_calibration():
+    assert run_checks(retrieval=False, calibration=False).errors == []
+
+
+def test_every_document_has_an_overview_of_its_own():
+    kb = default_kb()
+    for doc in kb.documents.values():
+        entry = kb.entries[doc.overview]
+        assert entry.document == doc.key, doc.key
+        assert doc.number in entry.answer or doc.number in entry.source, doc.key
+    assert "LUATCDS" in kb.documents
+    cds = kb.entries[kb.documents["LUATCDS"].overview]
+    for fact in ("148/2025/QH15", "8 chương", "48 điều", "01/7/2026"):
+        assert fact in cds.answer
+
+
+def test_nq57_overview_summarises_the_whole_resolution():
+    kb = default_kb()
+    overview = kb.entries[kb.documents["NQ57"].overview]
+    text = overview.full_answer
+    for part in ("22/12/2024", "5 quan điểm", "2030", "2045", "7 nhóm", "tổ chức thực hiện"):
+        assert part in text, part
