@@ -233,7 +233,7 @@ class Matcher:
         self._bags: list[frozenset[str]] = []  # every syllable of every wording of an entry
         self._answer_tokens: list[frozenset[str]] = []
         for ei, entry in enumerate(self.entries):
-            answer = analyze(entry.answer)
+            answer = analyze(entry.full_answer)
             self._answer_tokens.append(frozenset(answer.tokens))
             terms_of_entry: set[str] = set(answer.tokens)
             bag: set[str] = set()
@@ -365,7 +365,8 @@ class Matcher:
     def overview_document(self, query: Analyzed, covered: set[str]) -> str | None:
         """The document a question asks to be summarised ("Nghị quyết 57 nói gì"), if any."""
         tokens = tuple(query.tokens)
-        rest = [t for t in _remove_phrases(list(tokens), _ISSUER_PHRASES) if not t.isdigit()]
+        rest = [t for t in _remove_phrases(list(query.residual), _ISSUER_PHRASES)
+                if not t.isdigit()]
         if any(t not in _OVERVIEW_WORDS for t in rest):
             return None
         has_signal = any(_has_phrase(tokens, s) for s in _OVERVIEW_SIGNALS)

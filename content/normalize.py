@@ -322,6 +322,7 @@ class Analyzed:
     doc_keys: frozenset[str] = field(default_factory=frozenset)
     accented: bool = False
     tone_tokens: tuple[str, ...] = ()
+    residual: tuple[str, ...] = ()  # tokens once document references ("57-NQ/TW") are removed
 
     @property
     def bigrams(self) -> tuple[str, ...]:
@@ -337,15 +338,9 @@ def analyze(text: str) -> Analyzed:
     folded = _KHCN_RE.sub("khcn", folded)
     folded = _fix_document_words(" ".join(_SPLIT_ALNUM_RE.sub(" ", folded).split()))
     doc_keys = extract_doc_keys(folded)
-    raw_tokens = _TOKEN_RE.findall(folded)
-    tokens: list[str] = []
-    for tok in raw_tokens:
-        expansion = ABBREVIATIONS.get(tok)
-        if expansion is None and "&" in tok:
-            tokens.extend(t for t in tok.split("&") if t)
-            continue
-        tokens.extend((expansion if expansion is not None else tok).split())
-    tokens = _ordinals_to_digits(_strip_fillers(tokens, accented_syllables))
+    tokens = _tokens(folded, accented_syllables)
+    without_refs = _WORD_NUM_RE.sub(" ", _QH_CODE_RE.sub(" ", _CODE_RE.sub(" ", folded)))
+    residual = _tokens(without_refs, accented_syllables)
     is_accented = has_diacritics(cleaned)
     tone_tokens = tuple(tone_key(s) for s in accented_syllables) if is_accented else ()
     return Analyzed(
@@ -356,4 +351,17 @@ def analyze(text: str) -> Analyzed:
         doc_keys=frozenset(doc_keys),
         accented=is_accented,
         tone_tokens=tone_tokens,
+        residual=tuple(residual),
     )
+
+
+def _tokens(folded: str, accented_syllables: list[str]) -> list[str]:
+    """Tokens of folded text: abbreviations expanded, fillers removed, ordinals as digits."""
+    tokens: list[str] = []
+    for tok in _TOKEN_RE.findall(folded):
+        expansion = ABBREVIATIONS.get(tok)
+        if expansion is None and "&" in tok:
+            tokens.extend(t for t in tok.split("&") if t)
+            continue
+        tokens.extend((expansion if expansion is not None else tok).split())
+    return _ordinals_to_digits(_strip_fillers(tokens, accented_syllables))
