@@ -323,7 +323,9 @@ def _cmd_content_calibrate() -> int:
     print(
         f"Đã hiệu chỉnh cho {kb.version}: ngưỡng trả lời {model['tau_answer']}, "
         f"ngưỡng gợi ý {model['tau_suggest']}; {stats['samples']} mẫu, "
-        f"trả lời {stats['answered']} (đúng {stats['answered_correct']}), "
+        f"cách hỏi bỏ-một: trả lời {stats['loo_answered']}/{stats['loo_samples']} "
+        f"(đúng {stats['loo_answered_correct']}), câu phát triển: trả lời "
+        f"{stats['dev_answered']}/{stats['dev_samples']} (đúng {stats['dev_answered_correct']}), "
         f"ngoài phạm vi bị trả lời {stats['oos_answered']}/{stats['oos_samples']}"
     )
     return 0

@@ -26,8 +26,9 @@ VOICE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
      "không chêm lời bình về dữ liệu của bot («dữ liệu đã kiểm chứng», «không trích dẫn»)"),
 )
 MAX_QUESTION_CHARS = 200
-MIN_PHRASINGS = 4
-MIN_UNACCENTED = 2
+MIN_PHRASINGS = 10
+MIN_UNACCENTED = 4
+MIN_ABBREVIATED = 2
 MAX_ID_LENGTH = 48  # keeps "e:<id>" button payloads far below Telegram's 64 bytes
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _ABBREV_RE = re.compile(r"\b(?:nq|kl|hd)\s?\d+\b|\b[a-z]+\d+\b")
@@ -153,8 +154,10 @@ def check_entries(kb: KnowledgeBase, report: LintReport) -> None:
         unaccented = [p for p in entry.phrasings if not has_diacritics(p)]
         if len(unaccented) < MIN_UNACCENTED:
             err(f"{where}: cần ít nhất {MIN_UNACCENTED} cách hỏi không dấu")
-        if not any(_is_abbreviated(p) for p in entry.phrasings):
-            err(f"{where}: cần ít nhất một cách hỏi viết tắt/khẩu ngữ (vd. 'nq57 ...')")
+        abbreviated = sum(1 for p in entry.phrasings if _is_abbreviated(p))
+        if abbreviated < MIN_ABBREVIATED:
+            err(f"{where}: cần ít nhất {MIN_ABBREVIATED} cách hỏi viết tắt/khẩu ngữ "
+                f"(vd. 'nq57 ...'), có {abbreviated}")
         if not entry.source.strip():
             err(f"{where}: thiếu nguồn")
         for rel in entry.related:

@@ -115,12 +115,14 @@ _ISSUER_PHRASES = tuple(
 _OVERVIEW_SIGNALS = (
     ("noi", "gi"), ("la", "gi"), ("van", "de"), ("noi", "dung"), ("tom", "tat"), ("moi",),
     ("gioi", "thieu"), ("tong", "quan"), ("khai", "quat"), ("the", "nao"), ("ra", "sao"),
-    ("ve", "gi"), ("gi",), ("de", "cap"),
+    ("ve", "gi"), ("gi",), ("de", "cap"), ("thong", "tin"), ("so", "luoc"), ("tim", "hieu"),
 )
 _OVERVIEW_WORDS = frozenset(
     "noi gi la ve van de dung chinh tom tat co moi the nao nhu gioi thieu cai dieu nhung "
     "trong tam tong quan khai quat ra sao hieu biet muon tim can chu vay ha nhi day oi em "
-    "minh toi cho hoi xin bot ad so cua gi vay a nao sao ban ve de cap z zay dung".split()
+    "minh toi cho hoi xin bot ad so cua gi vay a nao sao ban ve de cap z zay gom linh vuc "
+    "viet tuc thong tin chung ngan gon so luoc biet tim hieu hay dat ra nhac den ban luan "
+    "duoc khong nghe toi".split()
 )
 
 
@@ -573,7 +575,10 @@ class Matcher:
         char_best = max(result, key=lambda c: c.features["char"]) if result else None
         bm25_best = max(result, key=lambda c: c.features["bm25"]) if result else None
         chars = sorted((c.features["char"] for c in result), reverse=True)
+        gap23 = result[1].rank - result[2].rank if len(result) > 2 else (
+            result[1].rank if len(result) == 2 else 0.0)
         for i, cand in enumerate(result):
+            cand.features["gap23"] = gap23
             runner_up = result[1].rank if i == 0 and len(result) > 1 else (
                 result[0].rank if i > 0 else 0.0
             )
@@ -622,13 +627,17 @@ class Matcher:
             )
         suggestions = [c.entry for c in cands[:3]]
         if p >= self.model["tau_suggest"]:
+            # two entries both fit and the rest are far behind: ask "A or B?" with two buttons
+            clarify = len(cands) >= 2 and float(top.features.get("gap23", 0.0)) >= self.model.get(
+                "clarify_gap", 1e9)
             return MatchResult(
                 Status.SUGGESTED,
                 Reason.LOW_CONFIDENCE,
                 query,
                 score=p,
-                suggestions=suggestions,
+                suggestions=suggestions[:2] if clarify else suggestions,
                 candidates=cands,
+                clarify=clarify,
             )
         return MatchResult(
             Status.UNKNOWN, Reason.LOW_CONFIDENCE, query, score=p, candidates=cands
@@ -648,7 +657,7 @@ def load_model(kb_version: str | None = None, path: Path = CALIBRATION_FILE) -> 
         return dict(_DEFAULT_MODEL)
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     model = dict(_DEFAULT_MODEL)
-    keys = ("rank_weights", "weights", "bias", "tau_answer", "tau_suggest")
+    keys = ("rank_weights", "weights", "bias", "tau_answer", "tau_suggest", "clarify_gap")
     model.update({k: data[k] for k in keys if k in data})
     model["kb_version"] = data.get("kb_version")
     return model

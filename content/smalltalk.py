@@ -15,6 +15,7 @@ from content.normalize import clean, fold
 
 
 class SmallTalk(StrEnum):
+    GREETING = "greeting"
     THANKS = "thanks"
     BYE = "bye"
     ACK = "ack"  # ok, vâng, dạ, 👍, "hay quá"
@@ -33,13 +34,20 @@ _SIGNALS: dict[SmallTalk, tuple[str, ...]] = {
         "tam biet", "bye", "bye bye", "bai", "bai bai", "goodbye", "good bye", "hen gap lai",
         "chao tam biet", "chuc ngu ngon", "ngu ngon", "see you",
     ),
-    SmallTalk.LAUGH: ("haha", "hihi", "hehe", "hoho", "kaka", "lol"),
+    SmallTalk.GREETING: (
+        "xin chao", "chao", "chao bot", "chao ban", "chao ad", "hello", "hi", "alo", "helo",
+        "chao buoi sang", "chao buoi toi", "chao buoi chieu", "good morning", "hey",
+        "bot oi", "ad oi", "co ai khong", "test", "thu", "alo alo",
+    ),
+    SmallTalk.LAUGH: ("haha", "hihi", "hehe", "hoho", "kaka", "lol", "hu hu", "huhu", "hmm"),
     SmallTalk.ACK: (
         "ok", "oke", "okie", "okey", "okay", "oki", "okela", "vang", "da", "u", "uh", "uhm",
         "um", "uk", "uki", "ukm", "roi", "duoc", "dc", "duoc roi", "hieu roi", "da hieu",
         "ro roi", "tot", "tot qua", "hay", "hay qua", "hay day", "hay lam", "tuyet", "tuyet voi",
         "good", "great", "nice", "yes", "chuan", "dung roi", "chinh xac", "de hieu", "biet roi",
-        "da biet", "nhat tri", "dong y",
+        "da biet", "nhat tri", "dong y", "gioi", "gioi qua", "bot gioi", "rat hay", "hieu",
+        "ok roi", "thoi", "vang a", "chuc mot ngay tot lanh", "chuc ngay tot lanh", "good job",
+        "cam ong", "tot lam", "hay ghe", "xuat sac", "tuyet qua", "okla", "okok",
     ),
 }
 # Words that may surround a signal without making the message a question.
@@ -47,7 +55,10 @@ _SOFT = frozenset(
     "bot ad admin ban tro ly oi nhe nha nhe a ah nhieu lam qua rat em minh toi chau anh chi "
     "dong chi bac co chu ve nhe nhe vay the day ha nhi nhen ne thi".split()
 )
-_LAUGH_RE = re.compile(r"^(?:(?:ha|he|hi|ho|ka|ke|hj)+h?|k{3,}|=+\)+|:+\)+|:d+|xd+|lol+)$")
+_LAUGH_RE = re.compile(
+    r"^(?:(?:ha|he|hi|ho|ka|ke|hj|hu)+h?|k{3,}|=+\)+|:+\)+|:d+|xd+|lol+)$"
+)
+_ACK_RE = re.compile(r"^(?:o+k+[eia]*|u+h+m*|u+m+|h+m+)$")
 _TOKEN_RE = re.compile(r"[a-z0-9]+|[=:]+\)+|:d+")
 _LETTER_OR_DIGIT = re.compile(r"[0-9a-zA-Zà-ỹÀ-ỸđĐ]")
 
@@ -58,7 +69,8 @@ def _phrases() -> list[tuple[tuple[str, ...], SmallTalk]]:
 
 
 _PHRASES = _phrases()
-_PRIORITY = (SmallTalk.THANKS, SmallTalk.BYE, SmallTalk.LAUGH, SmallTalk.ACK)
+_PRIORITY = (SmallTalk.THANKS, SmallTalk.BYE, SmallTalk.GREETING, SmallTalk.LAUGH,
+             SmallTalk.ACK)
 
 
 def classify(text: str) -> SmallTalk | None:
@@ -68,6 +80,8 @@ def classify(text: str) -> SmallTalk | None:
         return None
     if not _LETTER_OR_DIGIT.search(cleaned):
         # emoji, punctuation, symbols: 👍 and 🙏 acknowledge, anything else is noise
+        if ")" in cleaned:
+            return SmallTalk.LAUGH  # :)) =)))
         return SmallTalk.ACK if any(ord(c) > 0x2000 for c in cleaned) else SmallTalk.NOISE
     compact = re.sub(r"[\s.,!?…]+", "", cleaned)
     if compact.isdigit():
@@ -85,8 +99,8 @@ def _words_kind(tokens: list[str]) -> SmallTalk | None:
     found: set[SmallTalk] = set()
     i = 0
     while i < len(tokens):
-        if _LAUGH_RE.match(tokens[i]):
-            found.add(SmallTalk.LAUGH)
+        if _LAUGH_RE.match(tokens[i]) or _ACK_RE.match(tokens[i]):
+            found.add(SmallTalk.LAUGH if _LAUGH_RE.match(tokens[i]) else SmallTalk.ACK)
             i += 1
             continue
         for phrase, kind in _PHRASES:

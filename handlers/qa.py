@@ -8,7 +8,7 @@ from bot.services.qa import Outcome, QAResult, QAService
 from content.kb import Entry, KnowledgeBase
 from content.smalltalk import SmallTalk
 from handlers import payloads, texts
-from handlers.browse import BUTTON_LABEL_CHARS, menu_button
+from handlers.browse import BUTTON_LABEL_CHARS, menu_button, start
 from handlers.render import shorten
 from handlers.types import Button, Reply
 
@@ -51,6 +51,7 @@ def more_card(kb: KnowledgeBase, entry: Entry) -> Reply:
 
 
 _SMALL_TALK_TEXT = {
+    SmallTalk.GREETING: texts.SMALL_TALK_ACK,
     SmallTalk.THANKS: texts.SMALL_TALK_THANKS,
     SmallTalk.BYE: texts.SMALL_TALK_BYE,
     SmallTalk.ACK: texts.SMALL_TALK_ACK,
@@ -81,6 +82,8 @@ def render_result(service: QAService, result: QAResult) -> Reply:
     outcome = result.outcome
     if outcome is Outcome.ANSWERED and result.entry is not None:
         return answer_card(kb, result.entry)
+    if outcome is Outcome.SMALL_TALK and result.small_talk is SmallTalk.GREETING:
+        return start(kb, None)
     if outcome is Outcome.SMALL_TALK and result.small_talk is not None:
         return small_talk_reply(result.small_talk, result.text)
     if outcome is Outcome.SUGGESTED and result.match is not None:
