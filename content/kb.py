@@ -36,6 +36,7 @@ class Document:
     keys: tuple[str, ...]
     signer: str = ""
     overview: str = ""  # id of the entry that says what the document is and what it contains
+    names: tuple[str, ...] = ()  # how people name it without a number ("Luật Chuyển đổi số")
 
     @property
     def full_name(self) -> str:
@@ -153,6 +154,7 @@ def load_kb(kb_dir: Path = KB_DIR) -> KnowledgeBase:
             keys=tuple(raw.get("keys") or ()),
             signer=raw.get("signer", ""),
             overview=str(raw.get("overview") or ""),
+            names=tuple(raw.get("names") or ()),
         )
         documents[doc.key] = doc
 

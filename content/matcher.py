@@ -330,6 +330,14 @@ class Matcher:
         for vi, v in enumerate(self._variants):
             self._entry_variants[v.entry_idx].append(vi)
         self.model = model or load_model(kb.version)
+        # documents named without a number: "Luật Chuyển đổi số", the registry's names
+        self._doc_names: list[tuple[tuple[str, ...], str]] = sorted(
+            ((analyze(name).tokens, d.key)
+             for d in kb.documents.values()
+             for name in (*d.names, *([d.short] if not any(c.isdigit() for c in d.short) else []))
+             if analyze(name).tokens),
+            key=lambda item: -len(item[0]),
+        )
 
     # -- document keys -------------------------------------------------------------------------
     def _registry_keys(self, document: str) -> tuple[str, ...]:
@@ -367,6 +375,14 @@ class Matcher:
     def overview_document(self, query: Analyzed, covered: set[str]) -> str | None:
         """The document a question asks to be summarised ("Nghị quyết 57 nói gì"), if any."""
         tokens = tuple(query.tokens)
+        if not covered and not any(t.isdigit() for t in tokens):
+            # named without a number: "Luật Chuyển đổi số nói gì"
+            for name, key in self._doc_names:
+                if _has_phrase(tokens, name):
+                    left = _remove_phrases(list(tokens), (name,))
+                    if all(t in _OVERVIEW_WORDS for t in left):
+                        return key if self.kb.overview_entry(key) is not None else None
+            return None
         rest = [t for t in _remove_phrases(list(query.residual), _ISSUER_PHRASES)
                 if not t.isdigit()]
         if any(t not in _OVERVIEW_WORDS for t in rest):
