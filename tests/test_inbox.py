@@ -18,6 +18,7 @@ from bot import inbox as inbox_mod
 from bot.app import build_app
 from bot.db.models import InboxUpdate
 from bot.inbox import Accepted, Inbox
+from bot.metrics import Metrics
 from bot.web import WebServer
 from tests.broadcast_world import Clock
 from tests.conftest import make_settings
@@ -118,6 +119,10 @@ async def test_a_failing_update_is_retried_then_parked_and_never_blocks_others(a
     assert state["u:1"][:2] == ("failed", 3) and "database hiccup" in (state["u:1"][2] or "")
     assert state["u:2"][0] == state["u:3"][0] == "done"
     assert any("parked" in r.getMessage() for r in caplog.records)
+    metrics = Metrics()  # the operator sees it on /metrics
+    assert await metrics.refresh(app.sessions, channels={"telegram": True})
+    assert metrics.value("nqbot_inbox_updates", channel="telegram", state="failed") == 1
+    assert metrics.value("nqbot_inbox_updates", channel="telegram", state="pending") == 0
 
 
 async def test_retry_waits_its_back_off(app):
