@@ -306,3 +306,50 @@ async def test_zalo_malformed_bodies_and_messages_without_an_id(database_url, ca
         await web.stop()
         await app.close()
         await fake.stop()
+
+
+async def test_polled_telegram_updates_are_stored_before_the_offset_acknowledges_them(
+        database_url):
+    """Long polling: a batch is in the inbox before the next getUpdates (its offset) tells
+    Telegram it arrived; what was acknowledged and not yet answered is answered after a
+    restart, once."""
+    from bot.channels.telegram import TelegramChannel
+
+    fake = await FakeTelegram().start()
+    fake.latency = 1.0  # slow answers: most updates still wait when the bot stops
+    settings = make_settings(database_url, telegram_bot_token=fake.token,
+                             telegram_api_base_url=fake.base_url, telegram_poll_timeout=1,
+                             telegram_concurrent_updates=1)
+    chats = [557000 + i for i in range(4)]
+    try:
+        app = await build_app(settings)
+        channel = TelegramChannel(app)
+        stop = asyncio.Event()
+        task = asyncio.create_task(channel.run(stop))
+        try:
+            await fake.wait_for(lambda: fake.sent(method="getUpdates"))
+            ids = [fake.send_text(chat, chat, "nq57 ban hanh ngay nao") for chat in chats]
+            await fake.wait_for(lambda: fake.confirmed(ids[-1]))  # Telegram drops them now
+            assert set(await rows(app)) == {f"u:{i}" for i in ids}
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 15)
+            await app.close()
+        assert len({int(c.params["chat_id"]) for c in fake.sent()}) < len(chats)
+
+        fake.latency = 0.0
+        app = await build_app(settings)  # the next start
+        channel = TelegramChannel(app)
+        stop = asyncio.Event()
+        task = asyncio.create_task(channel.run(stop))
+        try:
+            await fake.wait_for(lambda: all(fake.sent(chat) for chat in chats))
+            await asyncio.sleep(0.3)
+            assert sorted(int(c.params["chat_id"]) for c in fake.sent()) == chats
+            assert {v[0] for v in (await rows(app)).values()} == {"done"}
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 15)
+            await app.close()
+    finally:
+        await fake.stop()
