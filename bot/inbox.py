@@ -52,6 +52,8 @@ class Accepted:
 
 # handler(body, last_attempt): raises to have the update retried (or parked on the last attempt)
 Handler = Callable[[dict[str, Any], bool], Awaitable[None]]
+# the chat an update belongs to: updates of one chat are handled one after the other, in order
+ChatOf = Callable[[dict[str, Any]], object]
 
 
 def unique_key() -> str:
@@ -129,7 +131,7 @@ class Inbox:
     def __init__(self, sessions: async_sessionmaker, channel: str, handler: Handler, *,
                  concurrency: int, max_backlog: int | Callable[[], int], max_attempts: int,
                  retry_base: float,
-                 claim_seconds: float, poll_seconds: float,
+                 claim_seconds: float, poll_seconds: float, chat_of: ChatOf | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.sessions = sessions
         self.channel = channel
@@ -144,6 +146,8 @@ class Inbox:
         self.holder = holder_id()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.chat_of = chat_of
+        self._chats: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # chat → lock, users
 
     @property
     def max_backlog(self) -> int:
@@ -151,9 +155,10 @@ class Inbox:
         return value() if callable(value) else value
 
     @classmethod
-    def for_channel(cls, app: Any, channel: str, handler: Handler) -> Inbox:
+    def for_channel(cls, app: Any, channel: str, handler: Handler,
+                    chat_of: ChatOf | None = None) -> Inbox:
         s = app.settings
-        return cls(app.sessions, channel, handler,
+        return cls(app.sessions, channel, handler, chat_of=chat_of,
                    concurrency=getattr(s, f"{channel}_concurrent_updates"),
                    max_backlog=lambda: getattr(s, f"{channel}_webhook_max_backlog"),
                    max_attempts=s.inbox_max_attempts, retry_base=s.inbox_retry_base_seconds,
@@ -259,7 +264,6 @@ class Inbox:
             log.error("%s inbox: %s", self.channel, task.exception())
 
     async def _handle(self, row_id: int, raw: str, attempts: int) -> None:
-        last = attempts >= self.max_attempts
         try:
             body = json.loads(raw)
             if not isinstance(body, dict):
@@ -267,6 +271,33 @@ class Inbox:
         except ValueError as exc:
             await self._park(row_id, f"malformed: {exc}")
             return
+        chat = self._chat(body)
+        if chat is None:
+            await self._run_handler(row_id, body, attempts)
+            return
+        # tasks start in claim (= arrival) order and take the chat's lock before any await:
+        # one chat's updates are handled in order, one at a time (in this process)
+        lock, users = self._chats.setdefault(chat, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                await self._run_handler(row_id, body, attempts)
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                self._chats.pop(chat, None)
+
+    def _chat(self, body: dict[str, Any]) -> str | None:
+        if self.chat_of is None:
+            return None
+        try:
+            chat = self.chat_of(body)
+        except Exception:
+            return None
+        return None if chat is None or chat == "" else str(chat)
+
+    async def _run_handler(self, row_id: int, body: dict[str, Any], attempts: int) -> None:
+        last = attempts >= self.max_attempts
         try:
             await self.handler(body, last)
         except asyncio.CancelledError:
@@ -277,9 +308,7 @@ class Inbox:
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             if last:
-                log.error("%s inbox: update %s failed %d time(s), parked: %s", self.channel,
-                          row_id, attempts, reason, exc_info=exc)
-                await self._park(row_id, reason)
+                await self._park(row_id, f"{reason} (attempt {attempts})", exc)
             else:
                 log.warning("%s inbox: update %s failed (attempt %d of %d), retried later: %s",
                             self.channel, row_id, attempts, self.max_attempts, reason)
@@ -288,9 +317,9 @@ class Inbox:
         await self._mark(row_id, state=DONE, body="", handled_at=self.clock(),
                          claimed_until=None)
 
-    async def _park(self, row_id: int, reason: str) -> None:
+    async def _park(self, row_id: int, reason: str, exc: BaseException | None = None) -> None:
         log.error("%s inbox: update %s parked as failed: %s", self.channel, row_id,
-                  reason[:200])
+                  reason[:200], exc_info=exc)
         await self._mark(row_id, state=FAILED, last_error=reason[:255],
                          handled_at=self.clock(), claimed_until=None)
 

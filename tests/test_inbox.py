@@ -100,6 +100,24 @@ async def test_concurrent_claims_share_the_rows_without_overlap(app):
     assert sorted(a + b + c) == list(range(1, 41))  # each row claimed by exactly one
 
 
+async def test_one_chats_updates_are_handled_in_order_other_chats_meanwhile(app):
+    events: list[str] = []
+
+    async def handler(body: dict, last: bool) -> None:
+        name = body["name"]
+        events.append(f"start {name}")
+        await asyncio.sleep(0.2 if name == "a1" else 0.01)
+        events.append(f"end {name}")
+
+    inbox = make_inbox(app, handler, chat_of=lambda body: body["chat"])
+    for name, chat in (("a1", 1), ("a2", 1), ("b1", 2), ("a3", 1)):
+        await inbox.accept(f"u:{name}", {"name": name, "chat": chat})
+    await inbox.drain()
+    a = [e for e in events if e.endswith(("a1", "a2", "a3"))]
+    assert a == ["start a1", "end a1", "start a2", "end a2", "start a3", "end a3"]
+    assert events.index("end b1") < events.index("end a1")  # chat 2 did not wait for chat 1
+
+
 async def test_a_failing_update_is_retried_then_parked_and_never_blocks_others(app, caplog):
     calls: list[tuple[int, bool]] = []
 

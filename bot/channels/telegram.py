@@ -74,6 +74,24 @@ GROUP_COMMANDS = [
 GONE_STATUSES = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
 
 
+_CHAT_KEYS = ("message", "edited_message", "channel_post", "edited_channel_post",
+              "my_chat_member", "chat_member", "chat_join_request")
+
+
+def chat_of(body: dict) -> object:
+    """The chat of a raw update (its updates are handled in order), or None."""
+    for key in _CHAT_KEYS:
+        part = body.get(key)
+        if isinstance(part, dict) and isinstance(part.get("chat"), dict):
+            return part["chat"].get("id")
+    query = body.get("callback_query")
+    if isinstance(query, dict):
+        message = query.get("message")
+        if isinstance(message, dict) and isinstance(message.get("chat"), dict):
+            return message["chat"].get("id")
+    return None
+
+
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     if not reply.buttons:
         return None
@@ -108,7 +126,7 @@ class TelegramChannel:
         self.ptb.add_handler(CallbackQueryHandler(self._on_button))
         self.ptb.add_handler(MessageHandler(filters.TEXT | filters.CAPTION, self._on_message))
         self.ptb.add_error_handler(self._on_error)
-        self.inbox = Inbox.for_channel(app, CHANNEL, self._handle)
+        self.inbox = Inbox.for_channel(app, CHANNEL, self._handle, chat_of=chat_of)
         self._failures: dict[int, BaseException] = {}  # id(update) → error of its handler
 
     # -- lifecycle -----------------------------------------------------------------------------

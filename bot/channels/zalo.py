@@ -72,7 +72,8 @@ class ZaloChannel:
         self.bot_id: str = ""
         self.bot_name: str = ""
         self.running = False  # receiving updates (health check)
-        self.inbox = Inbox.for_channel(app, CHANNEL, self._handle)
+        self.inbox = Inbox.for_channel(app, CHANNEL, self._handle,
+                                       chat_of=lambda u: u["message"]["chat"]["id"])
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
