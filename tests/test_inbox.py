@@ -371,3 +371,42 @@ async def test_polled_telegram_updates_are_stored_before_the_offset_acknowledges
             await app.close()
     finally:
         await fake.stop()
+
+
+async def test_a_telegram_update_that_keeps_failing_is_parked_and_the_user_told_once(
+        database_url, monkeypatch):
+    from bot.channels.telegram import TelegramChannel
+    from handlers import texts
+
+    fake = await FakeTelegram().start()
+    app = await build_app(make_settings(
+        database_url, telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url,
+        telegram_poll_timeout=1, inbox_retry_base_seconds=0.05, inbox_max_attempts=3))
+    real_handle = app.router.handle
+    tries: list[str] = []
+
+    async def flaky(incoming):  # type: ignore[no-untyped-def]
+        if incoming.text == "hỏng":
+            tries.append(incoming.chat_id)
+            raise RuntimeError("database went away")
+        return await real_handle(incoming)
+
+    monkeypatch.setattr(app.router, "handle", flaky)
+    channel = TelegramChannel(app)
+    stop = asyncio.Event()
+    task = asyncio.create_task(channel.run(stop))
+    try:
+        await fake.wait_for(lambda: fake.sent(method="getUpdates"))
+        fake.send_text(558001, 558001, "hỏng")
+        fake.send_text(558002, 558002, "nq57 ban hanh ngay nao")
+        await fake.wait_for(lambda: fake.sent(558001) and fake.sent(558002))
+        await asyncio.sleep(0.5)
+        assert len(tries) == 3  # retried, then parked
+        assert [c.params["text"] for c in fake.sent(558001)] == [texts.ERROR]
+        assert "22/12/2024" in fake.sent(558002)[0].params["text"]  # not held up
+        assert sorted(v[0] for v in (await rows(app)).values()) == ["done", "failed"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        await app.close()
+        await fake.stop()
