@@ -163,15 +163,14 @@ class ZaloChannel:
                         WEBHOOK_SECRET_HEADER, self._on_webhook)
 
     async def _on_webhook(self, body: dict[str, Any]) -> bool:
-        """Store the update in the inbox, then answer 200 (it is handled from there); 503 when
-        the backlog is full; 400 for a body that is no update."""
+        """Store the update in the inbox, then answer 200 (it is handled from there, by this
+        process or the next one to start: stored even while starting or stopping, as Zalo does
+        not say that it re-posts); 503 when the backlog is full; 400 for a body that is no
+        update."""
         update = unwrap(body)
         if update is None:
             raise BadUpdate("no message in the body")
-        key = update_key(update)
-        if not self.running:
-            return False
-        return await self.inbox.accept(key, update) != Accepted.BUSY
+        return await self.inbox.accept(update_key(update), update) != Accepted.BUSY
 
     # -- updates -------------------------------------------------------------------------------
     async def _handle(self, update: dict[str, Any], last_attempt: bool) -> None:
