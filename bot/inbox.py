@@ -5,7 +5,9 @@
   (channel, update_key) deduplicates re-deliveries, across processes.
 - `run` handles pending rows: it claims them (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
   processes share the work; SQLite has one process), sets a claim that expires after
-  `inbox_claim_seconds`, hands each body to the channel's handler, and marks the row done after
+  `inbox_claim_seconds` (renewed while the process lives, so a long handling is not taken over),
+  hands each body to the channel's handler (one chat's updates in order, one at a time, in a
+  process), and marks the row done after
   the handler has returned (its replies sent). A failure is retried after a back-off, at most
   `inbox_max_attempts` times in all, then the row is parked as `failed` (logged); other rows go on.
 - On start, rows left claimed by a process of this host that no longer runs are released at
@@ -196,8 +198,9 @@ class Inbox:
     # -- handling ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Handle pending updates until `stop`; first whatever an earlier process left."""
-        await self._recover()
-        last_recover = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        await self._recover(starting=True)
+        last_recover = last_renew = loop.time()
         try:
             while not stop.is_set():
                 free = self.concurrency - len(self._tasks)
@@ -209,11 +212,27 @@ class Inbox:
                 # woken by a new update, a free slot or a retry coming due; else poll (updates
                 # accepted by other processes, claims expired)
                 await self._wait(stop, self.poll_seconds)
-                if asyncio.get_running_loop().time() - last_recover > 30 * self.poll_seconds:
-                    last_recover = asyncio.get_running_loop().time()
-                    await self._recover()
+                if self._tasks and loop.time() - last_renew > self.claim_for.total_seconds() / 3:
+                    last_renew = loop.time()
+                    await self._renew()
+                if loop.time() - last_recover > 30 * self.poll_seconds:
+                    last_recover = loop.time()
+                    await self._recover(starting=False)
         finally:
             await self._finish()
+
+    async def _renew(self) -> None:
+        """Extend the claims on updates still being handled here (a long report), so another
+        process does not take them over while this one is alive."""
+        try:
+            async with self.sessions() as session, session.begin():
+                await session.execute(
+                    update(InboxUpdate)
+                    .where(InboxUpdate.claimed_by == self.holder, InboxUpdate.state == PENDING)
+                    .values(claimed_until=self.clock() + self.claim_for)
+                    .execution_options(synchronize_session=False))
+        except Exception as exc:
+            log.warning("%s inbox: could not renew claims: %s", self.channel, exc)
 
     async def drain(self) -> None:
         """Handle everything pending now, then return (tests, one-shot tools)."""
@@ -232,20 +251,21 @@ class Inbox:
                 waiter.cancel()
         self._wake.clear()  # after waking, so a signal never falls between clear and wait
 
-    async def _recover(self) -> None:
+    async def _recover(self, *, starting: bool) -> None:
         try:
             async with self.sessions() as session, session.begin():
                 released = await release_dead(session, self.channel, self.clock())
-                left = await backlog(session, self.channel, 1_000_000)
-        except Exception:
-            log.exception("%s inbox: could not check for updates left by a dead process",
-                          self.channel)
+                left = await backlog(session, self.channel, 1_000_000) if starting else 0
+        except Exception as exc:
+            log.warning("%s inbox: could not check for updates left by a dead process: %s",
+                        self.channel, exc)
             return
         if released:
             log.warning("%s inbox: %d update(s) were being handled by a process that died: "
                         "handling them again (their replies may repeat)", self.channel, released)
         if left:
-            log.info("%s inbox: %d update(s) waiting", self.channel, left)
+            log.info("%s inbox: %d update(s) left from before: handling them", self.channel,
+                     left)
 
     async def _claim(self, limit: int) -> int:
         async with self.sessions() as session, session.begin():

@@ -214,6 +214,39 @@ async def test_on_start_updates_left_by_a_dead_process_are_handled_at_once(app):
     assert {v[0] for v in (await rows(app)).values()} == {"done"}
 
 
+async def test_a_long_handling_keeps_its_claim_while_the_process_lives(app):
+    started, release = asyncio.Event(), asyncio.Event()
+    calls: list[int] = []
+
+    async def slow_report(body: dict, last: bool) -> None:
+        calls.append(body["update_id"])
+        started.set()
+        await release.wait()
+
+    inbox = make_inbox(app, slow_report, claim_seconds=0.3)
+    stop = asyncio.Event()
+    task = asyncio.create_task(inbox.run(stop))
+    try:
+        await inbox.accept("u:1", {"update_id": 1})
+        await asyncio.wait_for(started.wait(), 5)
+        for _ in range(12):  # 1.2 s: four times the claim
+            await asyncio.sleep(0.1)
+            async with app.sessions() as s, s.begin():
+                assert await inbox_mod.claim(s, "telegram", "other:1:x", 10,
+                                             now=datetime.now(UTC),
+                                             claim_for=timedelta(seconds=60)) == []
+        release.set()
+        for _ in range(100):
+            if (await rows(app))["u:1"][0] == "done":
+                break
+            await asyncio.sleep(0.02)
+        assert (await rows(app))["u:1"][0] == "done" and calls == [1]
+    finally:
+        release.set()
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
 async def test_backlog_over_the_setting_is_refused(app):
     async def handler(body: dict, last: bool) -> None:
         return None
