@@ -191,9 +191,15 @@ class Inbox:
         return outcomes
 
     async def full(self) -> bool:
+        """The backlog is at its limit (pollers pause). False if the database does not answer:
+        the poller then fails to store, and backs off, without acknowledging anything."""
         limit = self.max_backlog
-        async with self.sessions() as session:
-            return await backlog(session, self.channel, limit) >= limit
+        try:
+            async with self.sessions() as session:
+                return await backlog(session, self.channel, limit) >= limit
+        except Exception as exc:
+            log.warning("%s inbox: could not count the backlog: %s", self.channel, exc)
+            return False
 
     # -- handling ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:

@@ -319,7 +319,10 @@ class TelegramChannel:
         query = update.callback_query
         if query is None:
             return
-        await query.answer()  # first: the app shows a spinner until this is answered
+        try:  # first: the app shows a spinner until this is answered
+            await query.answer()
+        except TelegramError as exc:  # already answered (a retry), or too old: go on
+            log.info("callback query not answered: %s", exc)
         chat = query.message.chat if query.message else None
         if chat is None:
             return

@@ -109,7 +109,7 @@ class ZaloChannel:
         loop = asyncio.get_running_loop()
         backoff = 1.0
         while not stop.is_set():
-            if await self._full():  # a full inbox pauses polling
+            if await self.inbox.full():  # a full inbox pauses polling
                 try:
                     await asyncio.wait_for(stop.wait(), self.app.settings.inbox_poll_seconds)
                 except TimeoutError:
@@ -134,12 +134,6 @@ class ZaloChannel:
             if update is not None:  # getUpdates has no offset: stored at once, or lost
                 await self._store_polled(update)
             await sleep_floor(started, self.app.settings.zalo_poll_floor)
-
-    async def _full(self) -> bool:
-        try:
-            return await self.inbox.full()
-        except Exception:
-            return False
 
     async def _store_polled(self, update: dict[str, Any]) -> None:
         try:
