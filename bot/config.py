@@ -30,8 +30,9 @@ class Settings(BaseSettings):
     # replies per second for this process (Telegram allows ~30 for the whole bot: with N
     # processes set about 30/N); broadcasts have their own, global pace
     telegram_reply_rate: float = 30.0
-    telegram_webhook_max_backlog: int = 200  # queued updates before the webhook answers 503
-    telegram_concurrent_updates: int = 8
+    # updates waiting in the inbox before the webhook answers 503 (polling pauses instead)
+    telegram_webhook_max_backlog: int = 200
+    telegram_concurrent_updates: int = 8  # updates handled at once by this process
     telegram_poll_interval: float = 0.0
     telegram_poll_timeout: int = 10
     telegram_webhook_url: str = ""  # public https URL; empty = long polling
@@ -61,6 +62,8 @@ class Settings(BaseSettings):
     zalo_webhook_path: str = "/zalo/webhook"
     zalo_poll_timeout: int = 30
     zalo_poll_floor: float = 1.0  # seconds between polls (getUpdates has no offset)
+    zalo_webhook_max_backlog: int = 200  # updates waiting in the inbox before a 503
+    zalo_concurrent_updates: int = 8  # updates handled at once by this process
     zalo_options_ttl_minutes: int = 60  # how long numbered options stay valid
     zalo_broadcast_options_ttl_hours: int = 168  # a broadcast's numbered action, for anyone
 
@@ -79,7 +82,12 @@ class Settings(BaseSettings):
     broadcast_grace_minutes: int = 60  # a firing missed while down still runs within this
     broadcast_sync_seconds: float = 10.0  # how often the database is checked for due firings
     broadcast_draft_ttl_minutes: int = 60  # how long an unfinished /thongbao draft is kept
-    processed_updates_keep_days: int = 7  # update ids kept for deduplication
+    processed_updates_keep_days: int = 7  # handled updates kept in the inbox (deduplication)
+    # the inbox of incoming updates (bot/inbox.py)
+    inbox_max_attempts: int = 3  # handling attempts before an update is parked as failed
+    inbox_retry_base_seconds: float = 2.0  # a failed update waits base × 2^(attempt-1)
+    inbox_claim_seconds: float = 120.0  # another process takes over an update after this
+    inbox_poll_seconds: float = 1.0  # how often the inbox is checked for others' updates
     dispatcher_lease_seconds: float = 15.0  # a dead sender's channel is taken over after this
 
     # quán triệt campaigns and reports

@@ -57,6 +57,9 @@ class Metrics:
                                        "the channel's dispatcher lease", ["channel"], registry=r)
         self.channel_up = Gauge("nqbot_channel_up", "1 while the channel receives updates",
                                 ["channel"], registry=r)
+        self.inbox = Gauge("nqbot_inbox_updates", "Incoming updates waiting in the inbox "
+                           "(pending) or parked after failing (failed), at scrape time",
+                           ["channel", "state"], registry=r)
 
     # -- hooks ---------------------------------------------------------------------------------
     def observe_update(self, channel: str, kind: str, seconds: float, *,
@@ -94,12 +97,16 @@ class Metrics:
             return True
         try:
             depth = await asyncio.wait_for(pending_by_channel(sessions), timeout)
+            inbox = await asyncio.wait_for(inbox_by_channel(sessions), timeout)
         except Exception as exc:  # a scrape must still answer
             log.warning("metrics: could not count pending deliveries: %s", exc)
             return False
         known = set(depth) | set(dispatchers or {}) | set(channels or {})
         for name in known:
             self.queue_depth.labels(name).set(depth.get(name, 0))
+        for name in known | {channel for channel, _ in inbox}:
+            for state in ("pending", "failed"):
+                self.inbox.labels(name, state).set(inbox.get((name, state), 0))
         return True
 
     def render(self) -> bytes:
@@ -118,6 +125,17 @@ async def pending_by_channel(sessions: async_sessionmaker) -> dict[str, int]:
             select(Delivery.channel, func.count()).where(Delivery.status == "pending")
             .group_by(Delivery.channel))
         return {channel: int(count) for channel, count in rows.all()}
+
+
+async def inbox_by_channel(sessions: async_sessionmaker) -> dict[tuple[str, str], int]:
+    from bot.db.models import InboxUpdate
+
+    async with sessions() as session:
+        rows = await session.execute(
+            select(InboxUpdate.channel, InboxUpdate.state, func.count())
+            .where(InboxUpdate.state.in_(("pending", "failed")))
+            .group_by(InboxUpdate.channel, InboxUpdate.state))
+        return {(channel, state): int(count) for channel, state, count in rows.all()}
 
 
 METRICS = Metrics()  # the process's metrics; hooks import this

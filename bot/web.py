@@ -13,6 +13,10 @@ log = logging.getLogger(__name__)
 UpdateSink = Callable[[dict[str, Any]], Awaitable[bool | None]]
 
 
+class BadUpdate(ValueError):
+    """A webhook body that is not an update of the channel: HTTP 400, logged once, not stored."""
+
+
 def secret_matches(given: str | None, expected: str) -> bool:
     """Constant-time comparison of a webhook secret header."""
     return bool(expected) and hmac.compare_digest((given or "").encode(), expected.encode())
@@ -24,11 +28,22 @@ def webhook_handler(secret: str, header: str, sink: UpdateSink):  # type: ignore
             return web.Response(status=401, text="unauthorized")
         try:
             body = await request.json()
-        except ValueError:
+        except ValueError:  # UnicodeDecodeError included
+            log.warning("webhook %s: body is not JSON: refused", request.path)
             return web.Response(status=400, text="invalid json")
         if not isinstance(body, dict):
+            log.warning("webhook %s: body is not a JSON object: refused", request.path)
             return web.Response(status=400, text="invalid update")
-        if await sink(body) is False:  # stopping or overloaded: the platform re-posts it
+        try:
+            accepted = await sink(body)
+        except BadUpdate as exc:
+            log.warning("webhook %s: malformed update refused: %s", request.path, exc)
+            return web.Response(status=400, text="invalid update")
+        except Exception as exc:  # not stored (database unreachable): the platform re-posts it
+            log.error("webhook %s: update not stored, answered 503: %s: %s", request.path,
+                      type(exc).__name__, exc)
+            return web.Response(status=503, text="busy")
+        if accepted is False:  # stopping or overloaded: the platform re-posts it
             return web.Response(status=503, text="busy")
         return web.Response(text="ok")
 

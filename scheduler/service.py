@@ -117,17 +117,20 @@ class DeliveryService:
         return report
 
     async def _prune(self, now: datetime) -> None:
-        """Once an hour: drop old update keys (dedupe) and expired dialogs."""
+        """Once an hour: drop handled updates from the inbox (kept for deduplication for
+        `processed_updates_keep_days`) and expired dialogs."""
         if self._pruned_at is not None and now - self._pruned_at < timedelta(hours=1):
             return
+        from bot import inbox
         from bot.services import dialogs
 
         keep = timedelta(days=self.app.settings.processed_updates_keep_days)
         async with self.app.sessions() as session, session.begin():
-            removed = await dialogs.prune(session, processed_before=now - keep)
+            removed = await inbox.prune(session, handled_before=now - keep)
+            removed += await dialogs.prune(session)
         self._pruned_at = now
         if removed:
-            log.info("pruned %d old update keys and expired dialogs", removed)
+            log.info("pruned %d old handled updates and expired dialogs", removed)
 
     def poke(self) -> None:
         """A broadcast was just created or resumed in this process: look now."""

@@ -228,21 +228,24 @@ async def test_apscheduler_wakes_the_service_at_the_next_firing(app, world):
 
 
 async def test_old_update_keys_and_expired_dialogs_are_pruned_hourly(app, world):
-    from bot.db.models import DialogState, ProcessedUpdate
+    from bot.db.models import DialogState, InboxUpdate
     from scheduler.service import DeliveryService
 
     clock = Clock(MONDAY_0630_LOCAL)
     async with app.sessions() as s, s.begin():
-        s.add(ProcessedUpdate(channel="telegram", update_key="u:1",
-                              created_at=clock.now - timedelta(days=8)))
-        s.add(ProcessedUpdate(channel="telegram", update_key="u:2",
-                              created_at=clock.now - timedelta(days=1)))
+        s.add(InboxUpdate(channel="telegram", update_key="u:1", body="", state="done",
+                          received_at=clock.now - timedelta(days=8)))
+        s.add(InboxUpdate(channel="telegram", update_key="u:2", body="", state="done",
+                          received_at=clock.now - timedelta(days=1)))
+        s.add(InboxUpdate(channel="telegram", update_key="u:3", body="{}", state="pending",
+                          received_at=clock.now - timedelta(days=9)))  # never dropped
         s.add(DialogState(channel="telegram", chat_id="1", user_id="1", kind="confirm",
                           data="{}", expires_at=datetime(2020, 1, 1, tzinfo=UTC),
                           updated_at=clock.now))
     service = DeliveryService(app, {}, clock=clock)
     await service.tick()
     async with app.sessions() as s:
-        keys = (await s.scalars(select(ProcessedUpdate.update_key))).all()
-        assert keys == ["u:2"]
+        keys = (await s.scalars(select(InboxUpdate.update_key)
+                                .order_by(InboxUpdate.update_key))).all()
+        assert keys == ["u:2", "u:3"]
         assert await s.scalar(select(func.count()).select_from(DialogState)) == 0

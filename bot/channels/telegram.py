@@ -3,6 +3,9 @@
 Private chats get everything; in groups the bot reacts only to commands, mentions and replies
 to its own messages (privacy mode). Buttons are inline keyboards whose callback data the
 router validates. 403 marks a chat inactive; a group → supergroup migration moves the chat.
+
+Updates, by webhook or long polling, go through the durable inbox (`bot/inbox.py`): committed
+before the webhook answers 200 or the next poll acknowledges them, handled from there.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import ChatMigrated, Forbidden, TelegramError
+from telegram.error import ChatMigrated, Conflict, Forbidden, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -35,9 +38,9 @@ from telegram.ext import (
 )
 
 from bot.app import App
-from bot.services import dialogs
+from bot.inbox import Accepted, Inbox
 from bot.services.people import migrate_chat, set_chat_active
-from bot.web import WebServer
+from bot.web import BadUpdate, WebServer
 from handlers import texts
 from handlers.render import split_text
 from handlers.types import ChatKind, Incoming, Reply
@@ -71,6 +74,24 @@ GROUP_COMMANDS = [
 GONE_STATUSES = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
 
 
+_CHAT_KEYS = ("message", "edited_message", "channel_post", "edited_channel_post",
+              "my_chat_member", "chat_member", "chat_join_request")
+
+
+def chat_of(body: dict) -> object:
+    """The chat of a raw update (its updates are handled in order), or None."""
+    for key in _CHAT_KEYS:
+        part = body.get(key)
+        if isinstance(part, dict) and isinstance(part.get("chat"), dict):
+            return part["chat"].get("id")
+    query = body.get("callback_query")
+    if isinstance(query, dict):
+        message = query.get("message")
+        if isinstance(message, dict) and isinstance(message.get("chat"), dict):
+            return message["chat"].get("id")
+    return None
+
+
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     if not reply.buttons:
         return None
@@ -91,16 +112,13 @@ class TelegramChannel:
             .base_url(settings.telegram_api_base_url)
             .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_reply_rate,
                                           max_retries=settings.telegram_max_retries))
-            .concurrent_updates(settings.telegram_concurrent_updates)
+            .updater(None)  # updates come through the inbox, by webhook or our own polling
         )
         self.webhook = bool(settings.telegram_webhook_url)
-        self._accepting = False  # webhook posts are queued only while running
-        self._enqueuing = 0
-        self._drained = asyncio.Event()
-        if self.webhook:
-            if not settings.telegram_webhook_secret:
-                raise ValueError("TELEGRAM_WEBHOOK_URL cần kèm TELEGRAM_WEBHOOK_SECRET")
-            builder = builder.updater(None)
+        self._accepting = False  # webhook posts are stored only while running
+        self._polling = False
+        if self.webhook and not settings.telegram_webhook_secret:
+            raise ValueError("TELEGRAM_WEBHOOK_URL cần kèm TELEGRAM_WEBHOOK_SECRET")
         self.ptb: Application = builder.build()
         self.ptb.add_handler(ChatMemberHandler(self._on_my_status,
                                                ChatMemberHandler.MY_CHAT_MEMBER))
@@ -108,6 +126,8 @@ class TelegramChannel:
         self.ptb.add_handler(CallbackQueryHandler(self._on_button))
         self.ptb.add_handler(MessageHandler(filters.TEXT | filters.CAPTION, self._on_message))
         self.ptb.add_error_handler(self._on_error)
+        self.inbox = Inbox.for_channel(app, CHANNEL, self._handle, chat_of=chat_of)
+        self._failures: dict[int, BaseException] = {}  # id(update) → error of its handler
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def _set_commands(self) -> None:
@@ -119,72 +139,139 @@ class TelegramChannel:
         log.info("Telegram bot @%s ready", bot.username)
 
     async def run(self, stop: asyncio.Event, web: WebServer | None = None) -> None:
-        """Long polling, or webhook on the project's web server, until `stop` is set."""
+        """Long polling, or webhook on the project's web server, until `stop` is set; the inbox
+        is handled meanwhile (first what an earlier process left in it)."""
         settings = self.app.settings
         async with self.ptb:
             await self._set_commands()
             await self.ptb.start()
-            if self.webhook:
-                self._accepting = True  # PTB runs: posts may be queued from now on
-                await self.ptb.bot.set_webhook(
-                    settings.telegram_webhook_url,
-                    secret_token=settings.telegram_webhook_secret,
-                    allowed_updates=Update.ALL_TYPES,
-                )
-                await stop.wait()
-                # refuse new posts first (503: Telegram re-posts them), let the ones being
-                # queued land, then stop PTB: nothing may be queued behind its stop marker
+            handling = asyncio.create_task(self.inbox.run(stop))
+            try:
+                if self.webhook:
+                    self._accepting = True  # posts may be stored from now on
+                    await self.ptb.bot.set_webhook(
+                        settings.telegram_webhook_url,
+                        secret_token=settings.telegram_webhook_secret,
+                        allowed_updates=Update.ALL_TYPES,
+                    )
+                    await stop.wait()
+                    self._accepting = False  # 503 from now on: Telegram re-posts later
+                else:
+                    await self._poll(stop)
+            finally:
                 self._accepting = False
-                while self._enqueuing:
-                    self._drained.clear()
-                    await self._drained.wait()
-            else:
-                assert self.ptb.updater is not None
-                await self.ptb.updater.start_polling(
-                    allowed_updates=Update.ALL_TYPES,
-                    poll_interval=settings.telegram_poll_interval,
-                    timeout=settings.telegram_poll_timeout,
-                )
-                await stop.wait()
-                await self.ptb.updater.stop()
-            await self.ptb.stop()
+                if not stop.is_set():  # failed: nothing more is handled here
+                    handling.cancel()
+                await asyncio.gather(handling, return_exceptions=True)
+                if self.ptb.running:
+                    await self.ptb.stop()
 
     @property
     def running(self) -> bool:
         """Receiving updates (health check): started, and polling unless on a webhook."""
-        if not self.ptb.running:
-            return False
-        return self.webhook or bool(self.ptb.updater and self.ptb.updater.running)
+        return self.ptb.running and (self.webhook or self._polling)
 
     def mount(self, web: WebServer) -> None:
         """Serve the webhook from the project's web server (checks the secret header)."""
         settings = self.app.settings
         web.add_webhook(settings.telegram_webhook_path, settings.telegram_webhook_secret,
-                        WEBHOOK_SECRET_HEADER, self._enqueue)
+                        WEBHOOK_SECRET_HEADER, self._on_webhook)
 
-    async def _enqueue(self, body: dict) -> bool:
-        """A webhook update, handled once across processes: Telegram re-posts an update it
-        got no answer for, possibly to another process behind the same URL. False (HTTP 503,
-        Telegram posts it again later) while stopping or when the backlog is full — never
-        accepted and then dropped."""
-        if not self._accepting or (self.ptb.update_queue.qsize()
-                                   >= self.app.settings.telegram_webhook_max_backlog):
-            return False
-        self._enqueuing += 1
+    def _key(self, body: dict) -> str:
+        """The update's inbox key; BadUpdate (HTTP 400) for a body that is no Telegram update."""
+        update_id = body.get("update_id")
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            raise BadUpdate("update_id is missing or not a number")
         try:
-            update = Update.de_json(body, self.ptb.bot)
-            if update is None:
-                return True
-            async with self.app.sessions() as session, session.begin():
-                if not await dialogs.first_time(session, CHANNEL, f"u:{update.update_id}"):
-                    log.info("update %s was already received: skipped", update.update_id)
-                    return True
-            await self.ptb.update_queue.put(update)
-            return True
+            Update.de_json(body, self.ptb.bot)
+        except Exception as exc:  # `chat: 5`, a field of the wrong type …
+            raise BadUpdate(f"update {update_id}: {type(exc).__name__}: {exc}") from exc
+        return f"u:{update_id}"
+
+    async def _on_webhook(self, body: dict) -> bool:
+        """Store a webhook update in the inbox before Telegram gets its 200: handled once across
+        processes (Telegram re-posts an update it got no answer for, possibly to another process
+        behind the same URL). False (HTTP 503, Telegram posts it again later) while stopping or
+        when the backlog is full — never accepted and then dropped."""
+        key = self._key(body)
+        if not self._accepting:
+            return False
+        return await self.inbox.accept(key, body) != Accepted.BUSY
+
+    async def _poll(self, stop: asyncio.Event) -> None:
+        """getUpdates: a batch is stored in the inbox before the next call's offset
+        acknowledges it; a full inbox pauses polling."""
+        settings = self.app.settings
+        bot = self.ptb.bot
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                await bot.delete_webhook()  # polling and webhook exclude each other
+                break
+            except TelegramError as exc:
+                log.warning("Telegram deleteWebhook failed: %s", exc)
+                if await _stopped(stop, min(backoff, 30.0)):
+                    return
+                backoff *= 2
+        offset: int | None = None
+        backoff = 1.0
+        self._polling = True
+        try:
+            while not stop.is_set():
+                if await self.inbox.full():
+                    await _stopped(stop, settings.inbox_poll_seconds)
+                    continue
+                poll = asyncio.ensure_future(bot.get_updates(
+                    offset=offset, timeout=settings.telegram_poll_timeout,
+                    allowed_updates=Update.ALL_TYPES))
+                stopper = asyncio.ensure_future(stop.wait())
+                done, _ = await asyncio.wait({poll, stopper},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if poll not in done:  # stopping: what it would return is fetched next time
+                    poll.cancel()
+                    await asyncio.gather(poll, return_exceptions=True)
+                    break
+                stopper.cancel()
+                try:
+                    updates = poll.result()
+                    if updates:
+                        await self.inbox.accept_many(
+                            [(f"u:{u.update_id}", u.to_dict()) for u in updates],
+                            check_backlog=False)
+                        offset = updates[-1].update_id + 1  # acknowledged by the next call
+                    backoff = 1.0
+                except Conflict as exc:
+                    log.error("Telegram getUpdates: %s (another process polls this bot, or a "
+                              "webhook is set)", exc)
+                    await _stopped(stop, min(backoff, 30.0))
+                    backoff *= 2
+                except Exception as exc:  # network, Telegram or database: not acknowledged
+                    log.warning("Telegram getUpdates failed: %s: %s", type(exc).__name__, exc)
+                    await _stopped(stop, min(backoff, 30.0))
+                    backoff *= 2
+                if settings.telegram_poll_interval:
+                    await _stopped(stop, settings.telegram_poll_interval)
         finally:
-            self._enqueuing -= 1
-            if not self._enqueuing:
-                self._drained.set()
+            self._polling = False
+
+    async def _handle(self, body: dict, last_attempt: bool) -> None:
+        """One update from the inbox through PTB's handlers; raises if a handler failed (the
+        inbox retries it; on the last attempt the chat is told something went wrong)."""
+        update = Update.de_json(body, self.ptb.bot)
+        if update is None:
+            return
+        try:
+            await self.ptb.process_update(update)
+        finally:
+            error = self._failures.pop(id(update), None)
+        if error is None:
+            return
+        if last_attempt and update.effective_chat is not None:
+            try:
+                await self.ptb.bot.send_message(update.effective_chat.id, texts.ERROR)
+            except TelegramError:
+                log.warning("could not tell chat %s about the error", update.effective_chat.id)
+        raise error
 
     # -- updates → Incoming --------------------------------------------------------------------
     def _incoming(self, message: Message) -> Incoming | None:
@@ -232,7 +319,10 @@ class TelegramChannel:
         query = update.callback_query
         if query is None:
             return
-        await query.answer()  # first: the app shows a spinner until this is answered
+        try:  # first: the app shows a spinner until this is answered
+            await query.answer()
+        except TelegramError as exc:  # already answered (a retry), or too old: go on
+            log.info("callback query not answered: %s", exc)
         chat = query.message.chat if query.message else None
         if chat is None:
             return
@@ -303,9 +393,17 @@ class TelegramChannel:
                 await set_chat_active(session, CHANNEL, str(chat_id), False)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("error while handling a Telegram update", exc_info=context.error)
-        if isinstance(update, Update) and update.effective_chat is not None:
-            try:
-                await self.ptb.bot.send_message(update.effective_chat.id, texts.ERROR)
-            except TelegramError:
-                log.warning("could not tell chat %s about the error", update.effective_chat.id)
+        """A handler raised: the inbox decides (retry later, or tell the chat and park)."""
+        if isinstance(update, Update) and context.error is not None:
+            self._failures[id(update)] = context.error
+        else:
+            log.error("error in the Telegram application", exc_info=context.error)
+
+
+async def _stopped(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep `seconds` or until `stop`; True if stopping."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True

@@ -2,8 +2,10 @@
 
 The platform has no buttons, so each reply's buttons become "1. …, 2. …" and the options are
 kept in the database per (chat, user) with an expiry; the next "1", "2" … (or "@bot 2", or a
-quote-reply in a group) presses the button. Updates are deduplicated by message id in the
-database (webhook re-deliveries, polling replays) and the bot's own echoed messages are dropped.
+quote-reply in a group) presses the button. Updates go through the durable inbox
+(`bot/inbox.py`): committed before the webhook answers 200, handled from there, deduplicated by
+message id (webhook re-deliveries, polling replays; a message without an id is never taken for
+another); the bot's own echoed messages are dropped.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 
 from bot.app import App
 from bot.channels.zalo_client import ZaloClient, ZaloError, sleep_floor
+from bot.inbox import Accepted, Inbox, unique_key
 from bot.services import dialogs
-from bot.web import WebServer
+from bot.web import BadUpdate, WebServer
 from handlers import texts
 from handlers.render import numbered
 from handlers.types import ChatKind, Incoming, Reply, ReplyFile
@@ -35,6 +38,28 @@ def unwrap(body: dict[str, Any]) -> dict[str, Any] | None:
     return update if isinstance(update, dict) and "message" in update else None
 
 
+def update_key(update: dict[str, Any]) -> str:
+    """The inbox key of an unwrapped update: chat and message id; BadUpdate (HTTP 400) for a
+    message without a chat or sender. A message without an id gets a key of its own: deduping
+    it on anything else (the event name) would swallow every later message of the chat."""
+    message = update.get("message")
+    if not isinstance(message, dict):
+        raise BadUpdate("message is not an object")
+    chat, sender = message.get("chat"), message.get("from")
+    if not isinstance(chat, dict) or not isinstance(sender, dict):
+        raise BadUpdate("message without chat or sender object")
+    chat_id, user_id = chat.get("id"), sender.get("id")
+    if not isinstance(chat_id, str | int) or not isinstance(user_id, str | int) or (
+            isinstance(chat_id, bool) or isinstance(user_id, bool)) or not (
+            str(chat_id) and str(user_id)):
+        raise BadUpdate("message without chat id or sender id")
+    message_id = message.get("message_id")
+    if isinstance(message_id, str | int) and not isinstance(message_id, bool) and str(
+            message_id):
+        return f"{chat_id}:{message_id}"
+    return unique_key()
+
+
 class ZaloChannel:
     def __init__(self, app: App, client: ZaloClient | None = None) -> None:
         self.app = app
@@ -46,8 +71,9 @@ class ZaloChannel:
             raise ValueError("ZALO_WEBHOOK_URL cần kèm ZALO_WEBHOOK_SECRET")
         self.bot_id: str = ""
         self.bot_name: str = ""
-        self._tasks: set[asyncio.Task[None]] = set()
         self.running = False  # receiving updates (health check)
+        self.inbox = Inbox.for_channel(app, CHANNEL, self._handle,
+                                       chat_of=lambda u: u["message"]["chat"]["id"])
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -58,8 +84,10 @@ class ZaloChannel:
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.app.settings
+        handling: asyncio.Task[None] | None = None
         try:
             await self.start()
+            handling = asyncio.create_task(self.inbox.run(stop))  # first what was left
             self.running = True
             if self.webhook:
                 await self.client.set_webhook(settings.zalo_webhook_url,
@@ -69,16 +97,24 @@ class ZaloChannel:
                 if await self.client.get_webhook_info():
                     await self.client.delete_webhook()  # polling and webhook exclude each other
                 await self._poll(stop)
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
             self.running = False
+            if handling is not None:
+                if not stop.is_set():  # failed: nothing more is handled here
+                    handling.cancel()
+                await asyncio.gather(handling, return_exceptions=True)
             await self.client.close()
 
     async def _poll(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         backoff = 1.0
         while not stop.is_set():
+            if await self.inbox.full():  # a full inbox pauses polling
+                try:
+                    await asyncio.wait_for(stop.wait(), self.app.settings.inbox_poll_seconds)
+                except TimeoutError:
+                    pass
+                continue
             started = loop.time()
             poll = asyncio.ensure_future(self.client.get_updates())
             stopper = asyncio.ensure_future(stop.wait())
@@ -95,25 +131,59 @@ class ZaloChannel:
                 await asyncio.sleep(min(backoff, 30.0))
                 backoff *= 2
                 continue
-            if update is not None:
-                await self.handle_update(update)
+            if update is not None:  # getUpdates has no offset: stored at once, or lost
+                await self._store_polled(update)
             await sleep_floor(started, self.app.settings.zalo_poll_floor)
+
+    async def _store_polled(self, update: dict[str, Any]) -> None:
+        try:
+            key = update_key(update)
+        except BadUpdate as exc:
+            log.warning("Zalo getUpdates: malformed update ignored: %s", exc)
+            return
+        for attempt in range(3):
+            try:
+                await self.inbox.accept_many([(key, update)], check_backlog=False)
+                return
+            except Exception as exc:
+                log.error("Zalo update not stored (attempt %d): %s: %s", attempt + 1,
+                          type(exc).__name__, exc)
+                await asyncio.sleep(1.0)
+        log.error("Zalo update lost: the database did not answer")
 
     def mount(self, web: WebServer) -> None:
         settings = self.app.settings
         web.add_webhook(settings.zalo_webhook_path, settings.zalo_webhook_secret,
                         WEBHOOK_SECRET_HEADER, self._on_webhook)
 
-    async def _on_webhook(self, body: dict[str, Any]) -> None:
-        """Answer 200 at once; handle the update in the background."""
+    async def _on_webhook(self, body: dict[str, Any]) -> bool:
+        """Store the update in the inbox, then answer 200 (it is handled from there, by this
+        process or the next one to start: stored even while starting or stopping, as Zalo does
+        not say that it re-posts); 503 when the backlog is full; 400 for a body that is no
+        update."""
         update = unwrap(body)
         if update is None:
-            return
-        task = asyncio.create_task(self.handle_update(update))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            raise BadUpdate("no message in the body")
+        return await self.inbox.accept(update_key(update), update) != Accepted.BUSY
 
     # -- updates -------------------------------------------------------------------------------
+    async def _handle(self, update: dict[str, Any], last_attempt: bool) -> None:
+        """One update from the inbox; raises if it failed (the inbox retries it; on the last
+        attempt the chat is told something went wrong)."""
+        try:
+            await self.handle_update(update)
+        except Exception:
+            if last_attempt:
+                message = update.get("message") or {}
+                chat = message.get("chat") if isinstance(message, dict) else None
+                if isinstance(chat, dict) and chat.get("id"):
+                    try:
+                        await self.client.send_message(str(chat["id"]), texts.ERROR)
+                    except ZaloError as exc:
+                        log.warning("could not tell chat %s about the error: %s",
+                                    chat["id"], exc)
+            raise
+
     async def handle_update(self, update: dict[str, Any]) -> None:
         message = update.get("message") or {}
         chat = message.get("chat") or {}
@@ -123,10 +193,6 @@ class ZaloChannel:
             return
         if sender.get("is_bot") or (self.bot_id and user_id == self.bot_id):
             return  # the platform echoes the bot's own messages
-        key = f"{chat_id}:{message.get('message_id') or update.get('event_name')}"
-        async with self.app.sessions() as session, session.begin():
-            if not await dialogs.first_time(session, CHANNEL, key):
-                return
         kind = ChatKind.GROUP if str(chat.get("chat_type", "")).upper() == "GROUP" else (
             ChatKind.PRIVATE)
         if update.get("event_name") not in (None, "message.text.received"):

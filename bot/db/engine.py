@@ -1,4 +1,11 @@
-"""Async engine and session factory; SQLite gets WAL mode, a busy timeout and foreign keys."""
+"""Async engine and session factory; SQLite gets WAL mode, a busy timeout and foreign keys.
+
+SQLite through Python's driver begins a transaction only before the first INSERT/UPDATE/DELETE.
+A SAVEPOINT issued before any of those (`session.begin_nested()` as the first write) would open
+the transaction itself, and releasing it would COMMIT everything so far: the rest of the outer
+transaction would no longer be atomic with it (a broadcast run became visible, and was closed as
+empty, before its deliveries were inserted). So on SQLite a SAVEPOINT outside a transaction is
+preceded by an explicit BEGIN, and the outer `session.begin()` stays one transaction."""
 
 from __future__ import annotations
 
@@ -34,6 +41,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "savepoint")
+        def _begin_before_savepoint(conn, _name) -> None:  # type: ignore[no-untyped-def]
+            driver = conn.connection.driver_connection  # aiosqlite's connection
+            if driver is not None and not driver.in_transaction:
+                conn.exec_driver_sql("BEGIN")
 
         return engine
     return create_async_engine(url, pool_pre_ping=True)

@@ -195,16 +195,27 @@ class DialogState(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class ProcessedUpdate(Base):
-    """Updates already handled (webhook re-deliveries, polling replays): one row per key."""
+class InboxUpdate(Base):
+    """An incoming update, committed before the platform is told it arrived (HTTP 200 on a
+    webhook, the next poll's offset). Handled from here and marked done; the unique
+    (channel, update_key) is also the deduplication of re-deliveries. A Zalo message without an
+    id gets a key of its own (never deduplicated)."""
 
-    __tablename__ = "processed_updates"
-    __table_args__ = (UniqueConstraint("channel", "update_key"), Index(None, "created_at"))
+    __tablename__ = "inbox_updates"
+    __table_args__ = (UniqueConstraint("channel", "update_key"),
+                      Index(None, "channel", "state", "id"), Index(None, "received_at"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     update_key: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    body: Mapped[str] = mapped_column(Text)  # the raw update as JSON; emptied once done
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(96))  # "host:pid:uuid"
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(255))
 
 
 class LinkCode(Base):

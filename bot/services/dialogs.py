@@ -1,5 +1,6 @@
-"""Conversation state in the database: numbered options (buttons on channels without them)
-and deduplication of updates that a platform may deliver more than once."""
+"""Conversation state in the database: numbered options (buttons on channels without them) and
+multi-step dialogs. (Updates a platform delivers more than once are deduplicated by the inbox,
+`bot/inbox.py`.)"""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import DialogState, ProcessedUpdate, utcnow
+from bot.db.models import DialogState, utcnow
 
 OPTIONS = "options"
 ANYONE = "*"  # options anyone in the chat may answer (a broadcast's buttons on Zalo)
@@ -69,25 +69,11 @@ async def in_dialog(session: AsyncSession, channel: str, chat_id: str, user_id: 
     return bool(await live_kinds(session, channel, chat_id, user_id))
 
 
-async def first_time(session: AsyncSession, channel: str, key: str) -> bool:
-    """True the first time an update key is seen (a unique row is the lock across processes)."""
-    try:
-        async with session.begin_nested():
-            session.add(ProcessedUpdate(channel=channel, update_key=key[:128],
-                                        created_at=utcnow()))
-            await session.flush()
-        return True
-    except IntegrityError:
-        return False
-
-
-async def prune(session: AsyncSession, *, processed_before: datetime) -> int:
-    """Forget update keys older than the platforms ever re-deliver, and expired dialogs."""
-    old = await session.execute(delete(ProcessedUpdate).where(
-        ProcessedUpdate.created_at < processed_before))
+async def prune(session: AsyncSession) -> int:
+    """Delete expired dialogs and options."""
     expired = await session.execute(delete(DialogState).where(
         DialogState.expires_at < utcnow()))
-    return int(old.rowcount or 0) + int(expired.rowcount or 0)
+    return int(expired.rowcount or 0)
 
 
 class DialogStore:

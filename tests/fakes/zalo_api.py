@@ -36,6 +36,7 @@ class FakeZalo(LoopbackServer):
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _faults: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    latency: float = 0.0  # seconds each sendMessage takes to answer (recorded on arrival)
 
 
 
@@ -120,6 +121,8 @@ class FakeZalo(LoopbackServer):
         return self._ok({"url": self.webhook["url"], "updated_at": 0})
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> web.Response:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         text = str(params.get("text", ""))
         if not 1 <= len(text) <= MAX_TEXT:
             return self._error(400, "Bad request: text must be 1-2000 characters")
