@@ -7,9 +7,10 @@
   processes share the work; SQLite has one process), sets a claim that expires after
   `inbox_claim_seconds` (renewed while the process lives, so a long handling is not taken over),
   hands each body to the channel's handler (one chat's updates in order, one at a time, in a
-  process), and marks the row done after
-  the handler has returned (its replies sent). A failure is retried after a back-off, at most
-  `inbox_max_attempts` times in all, then the row is parked as `failed` (logged); other rows go on.
+  process), and marks the row done after the handler has returned (its replies sent). A failure
+  is retried after a back-off, at most `inbox_max_attempts` times in all, then the row is parked
+  as `failed` (logged); other rows go on. A row cannot be done in the same transaction as its
+  effects (the replies go over the network), so handling is at least once:
 - On start, rows left claimed by a process of this host that no longer runs are released at
   once (a restart after a crash drains them without waiting for the claim to expire).
 
