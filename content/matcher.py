@@ -46,6 +46,7 @@ RANK_FEATURES = (
     "key_disagree",
     "num_miss",
     "char",
+    "centroid",
 )
 # Features of the top candidate used by the confidence model: its ranking features, the margin
 # over the runner-up, the share of unknown words, the length, whether the character channel's
@@ -78,6 +79,7 @@ DEFAULT_RANK_WEIGHTS = {
     "key_disagree": -0.35,
     "num_miss": -0.3,
     "char": 0.1,
+    "centroid": 0.1,
 }
 CHAR_N = 3  # character n-grams of the folded text, word-bounded
 CHAR_MAX_DF = 0.25
@@ -299,13 +301,33 @@ class Matcher:
         self._gram_idf = {t: math.log((1 + n_var) / (1 + d)) + 1.0
                           for t, d in gram_df.items() if d <= CHAR_MAX_DF * n_var or n_var < 50}
         char_raw: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        # an entry's centroid: the sum of its wordings' unit vectors, so a question is compared
+        # with all the ways of asking at once (like a linear classifier over the entry's wordings)
+        sums: list[dict[str, float]] = [defaultdict(float) for _ in self.entries]
+        unit_vectors: list[dict[str, float]] = []
         for vi, g in enumerate(grams):
             weights = {t: (1 + math.log(tf)) * self._gram_idf[t]
                        for t, tf in g.items() if t in self._gram_idf}
             norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-            for t, w in weights.items():
-                char_raw[t].append((vi, w / norm))
+            unit = {t: w / norm for t, w in weights.items()}
+            unit_vectors.append(unit)
+            entry_sum = sums[self._variants[vi].entry_idx]
+            for t, w in unit.items():
+                char_raw[t].append((vi, w))
+                entry_sum[t] += w
         self._char_postings = _as_postings(char_raw)
+        centroid_raw: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for ei, entry_sum in enumerate(sums):
+            for t, w in entry_sum.items():
+                centroid_raw[t].append((ei, w))
+        self._centroid_postings = _as_postings(centroid_raw)
+        self._centroid_sq = np.array([sum(w * w for w in es.values()) for es in sums])
+        # each wording's dot product with its own entry's sum, for leave-one-out
+        self._variant_dot_sum = np.array([
+            sum(w * sums[self._variants[vi].entry_idx][t] for t, w in unit.items())
+            for vi, unit in enumerate(unit_vectors)
+        ])
+        del sums, unit_vectors
         # entry-level inverted indexes: every syllable of an entry's wordings, of its answer
         bag_raw: dict[str, list[tuple[int, float]]] = defaultdict(list)
         ans_raw: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -475,17 +497,25 @@ class Matcher:
             scores[list(excluded)] = 0.0
         return scores
 
-    def _char(self, folded: str, excluded: set[int]) -> np.ndarray:
+    def _char(self, folded: str, excluded: set[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine of the question with every wording, and with every entry's centroid (the
+        excluded wordings taken out of their centroid, for leave-one-out)."""
         grams = char_grams(folded)
         weights = {t: (1 + math.log(tf)) * self._gram_idf[t]
                    for t, tf in grams.items() if t in self._gram_idf}
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        scores = self._accumulate(
-            self._char_postings, {t: w / norm for t, w in weights.items()}, len(self._variants)
-        )
+        query = {t: w / norm for t, w in weights.items()}
+        scores = self._accumulate(self._char_postings, query, len(self._variants))
+        raw = self._accumulate(self._centroid_postings, query, len(self.entries))
+        sq = self._centroid_sq.copy()
+        for vi in excluded:
+            ei = self._variants[vi].entry_idx
+            raw[ei] -= scores[vi]
+            sq[ei] += 1.0 - 2.0 * self._variant_dot_sum[vi]
+        centroid = raw / np.sqrt(np.maximum(sq, 1e-9))
         if excluded:
             scores[list(excluded)] = 0.0
-        return scores
+        return scores, centroid
 
     def _idf(self, token: str) -> float:
         return self.idf.get(token, self._max_idf)
@@ -513,7 +543,7 @@ class Matcher:
 
         n = len(self.entries)
         bm25 = self._bm25(terms, excluded)
-        char = self._char(snapped.folded, excluded)
+        char, centroid = self._char(snapped.folded, excluded)
         bm25_entry = np.maximum.reduceat(bm25, self._entry_starts) if n else np.zeros(0)
         char_entry = np.maximum.reduceat(char, self._entry_starts) if n else np.zeros(0)
         idf_weights = {t: self._idf(t) / q_mass for t in q_tokens}
@@ -536,7 +566,7 @@ class Matcher:
             part = np.argpartition(-values, k - 1)[:k]
             return [int(i) for i in part if values[i] > 0]
 
-        pool = set(top(bm25_entry, limit)) | set(top(char_entry, 15))
+        pool = set(top(bm25_entry, limit)) | set(top(char_entry, 15)) | set(top(centroid, 10))
         pool |= set(top(bag_cov, 10)) | set(top(ans_cov, 10))
 
         covered_keys, _ = self.resolve_keys(query.doc_keys)
@@ -584,11 +614,12 @@ class Matcher:
                 if q_numbers else 0.0
             )
             feats["char"] = float(char_entry[ei])
+            feats["centroid"] = float(centroid[ei])
             rank = sum(w * feats.get(k, 0.0) for k, w in rank_weights.items())
             feats["rank"] = rank
             result.append(Candidate(entry=self.entries[ei], features=feats, rank=rank))
         result.sort(key=lambda c: c.rank, reverse=True)
-        char_best = max(result, key=lambda c: c.features["char"]) if result else None
+        char_best = max(result, key=lambda c: c.features["centroid"]) if result else None
         bm25_best = max(result, key=lambda c: c.features["bm25"]) if result else None
         chars = sorted((c.features["char"] for c in result), reverse=True)
         gap23 = result[1].rank - result[2].rank if len(result) > 2 else (
