@@ -442,9 +442,12 @@ class Matcher:
                 unknown += 1
                 continue
             cutoff = 1 if len(tok) <= 4 else 2
-            hit = process.extractOne(
-                tok, self.vocab, scorer=Levenshtein.distance, score_cutoff=cutoff
+            # nearest syllables; among equally near ones the most common wins ("nhiu" is
+            # "nhieu", not "chiu")
+            hits = process.extract(
+                tok, self.vocab, scorer=Levenshtein.distance, score_cutoff=cutoff, limit=8
             )
+            hit = min(hits, key=lambda h: (h[1], self._idf(h[0]))) if hits else None
             pieces = self._segment(tok) if hit is None and len(tok) >= 6 else None
             if hit is not None:
                 out.append(hit[0])

@@ -78,6 +78,8 @@ ABBREVIATIONS: dict[str, str] = {
     "j": "gi",
     "bn": "bao nhieu",
     "bnh": "bao nhieu",
+    "nhiu": "nhieu",
+    "bnhieu": "bao nhieu",
     "may": "bao nhieu",  # "mấy" (how many); "máy" (machine) does not occur in these documents
     "ntn": "nhu the nao",
     "sao": "sao",
