@@ -16,8 +16,8 @@ DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
 # Recorded figures (benchmarks/README.md, 2026-12-01), rounded down/up by half a point.
 FLOOR = {
     "qa_eval.yaml": {"right": 0.885, "wrong": 0.015, "oos": 0.03},
-    "qa_heldout.yaml": {"right": 0.86, "wrong": 0.02, "oos": 0.01, "small_talk": 0.95,
-                        "overview": 0.95},
+    "qa_heldout.yaml": {"right": 0.865, "wrong": 0.02, "oos": 0.01, "small_talk": 0.95,
+                        "overview": 0.85},
 }
 
 
