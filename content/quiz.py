@@ -36,6 +36,8 @@ MAX_ITEM_ID_LENGTH = 48  # keeps "q:<id>:<n>" button payloads under Telegram's 6
 ITEM_ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Share of the correct option's content words that must appear in the entry it rests on.
 MIN_WORD_SUPPORT = 0.6
+# Always picking the longest option must not pay: at most this share of items would be right.
+MAX_LONGEST_SHARE = 0.35
 
 
 class QuizBankError(ValueError):
@@ -335,7 +337,7 @@ def _item_problems(item: QuizItem, kb: KnowledgeBase, kb_text: str,
     if len(item.options) == OPTION_COUNT and len(item.answers) == 1 and 0 <= item.correct < 4:
         correct = item.correct_option
         others = [len(o) for n, o in enumerate(item.options) if n != item.correct]
-        if len(correct) > 1.6 * max(others) and len(correct) - max(others) > 15:
+        if len(correct) > 1.3 * max(others) and len(correct) - max(others) > 10:
             add("phương án đúng dài hẳn các phương án khác (lộ đáp án): viết các phương án "
                 "dài tương đương")
         lengths = [len(o) for o in item.options]
@@ -400,6 +402,13 @@ def validate_bank(
             if entry.home == document and entry.topic == topic and entry.id not in tested:
                 errors.append(f"ngân hàng câu hỏi: chưa có câu nào hỏi về mục {entry.id} "
                               f"({document}, {topic})")
+    longest = [i for i in items if len(i.options) == OPTION_COUNT and len(i.answers) == 1
+               and 0 <= i.correct < OPTION_COUNT
+               and max(range(OPTION_COUNT), key=lambda n: len(i.options[n])) == i.correct]
+    if len(items) >= 20 and len(longest) > MAX_LONGEST_SHARE * len(items):
+        errors.append(f"ngân hàng câu hỏi: chọn phương án dài nhất thì đúng {len(longest)}/"
+                      f"{len(items)} câu (tối đa {MAX_LONGEST_SHARE:.0%}): viết phương án nhiễu "
+                      "dài tương đương phương án đúng")
     positions = Counter(i.answers[0] for i in items if len(i.answers) == 1)
     if len(items) >= 20 and positions and max(positions.values()) > 0.4 * len(items):
         letter = LETTERS[max(positions, key=lambda p: positions[p]) % 4]
