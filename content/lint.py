@@ -205,7 +205,8 @@ def check_calibration(kb: KnowledgeBase, report: LintReport) -> None:
 
 
 def check_quiz(kb: KnowledgeBase, report: LintReport, quiz_dir: Path = QUIZ_DIR,
-               requirements: QuizRequirements = BANK_REQUIREMENTS) -> None:
+               requirements: QuizRequirements = BANK_REQUIREMENTS,
+               outdated: list[OutdatedRule] | None = None) -> None:
     """The question bank (content/quiz/): one correct option resting on its KB entry, counts."""
     try:
         bank = load_bank(quiz_dir)
@@ -215,6 +216,11 @@ def check_quiz(kb: KnowledgeBase, report: LintReport, quiz_dir: Path = QUIZ_DIR,
     errors, warnings = validate_bank(bank, kb, requirements)
     report.errors.extend(errors)
     report.warnings.extend(warnings)
+    for item in bank.items.values():  # a name no longer current must be marked in the item too
+        text = " | ".join((item.stem, *item.options, item.explanation))
+        for rule in outdated or []:
+            for found in rule.violations(text):
+                report.errors.append(f"quiz/{item.file} ({item.id}): «{found}» — {rule.why}")
 
 
 def run_checks(kb_dir=KB_DIR, *, retrieval: bool = True, calibration: bool = True,
@@ -237,7 +243,7 @@ def run_checks(kb_dir=KB_DIR, *, retrieval: bool = True, calibration: bool = Tru
     if quiz_dir is None and Path(kb_dir).resolve() == KB_DIR:
         quiz_dir = QUIZ_DIR
     if quiz_dir is not None:
-        check_quiz(kb, report, quiz_dir)
+        check_quiz(kb, report, quiz_dir, outdated=load_outdated_rules(rules_path))
     if retrieval and not report.errors:
         check_retrieval(kb, report)
     if calibration:
