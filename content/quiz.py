@@ -354,6 +354,10 @@ def _item_problems(item: QuizItem, kb: KnowledgeBase, kb_text: str,
             if support < MIN_WORD_SUPPORT:
                 add(f"phương án đúng không dựa trên mục {entry.id}: chỉ {support:.0%} từ của "
                     f"nó có trong câu trả lời (cần ≥ {MIN_WORD_SUPPORT:.0%})")
+    for where, text in (("câu hỏi", item.stem), ("lời giải thích", item.explanation)):
+        for number in _numbers(text):
+            if not _number_in(number, kb_text):
+                add(f"{where}: con số «{number}» không có trong nội dung hỏi đáp")
     # Explanation and entry
     if len(item.explanation) > MAX_EXPLANATION_CHARS:
         add(f"lời giải thích dài quá {MAX_EXPLANATION_CHARS} ký tự")

@@ -106,6 +106,11 @@ def test_synthetic_bank_is_clean(tmp_path):
         # options of similar length: the answer must not give itself away
         ({"options": ["Tối thiểu 30% GDP, theo mục tiêu đến năm 2030 của Nghị quyết", "50%",
                       "70%", "40%"]}, "dài hẳn các phương án khác"),
+        # no invented figure in the stem or the explanation either
+        ({"explanation": "Năm 2030: kinh tế số tối thiểu 30% GDP, gấp đôi mức 15,5% hiện nay."},
+         "lời giải thích: con số «15,5%»"),
+        ({"stem": "Đến năm 2035, Nghị quyết 57 đặt mục tiêu kinh tế số đạt bao nhiêu?"},
+         "câu hỏi: con số «2035»"),
         # one or two sentences of explanation, Vietnamese with diacritics
         ({"explanation": "Năm 2030 là 30% GDP. Năm 2045 là 50% GDP. Đừng nhầm hai mốc."},
          "tối đa 2 câu"),
