@@ -12,6 +12,14 @@ import yaml
 from content.kb import KB_DIR, KnowledgeBase, KnowledgeBaseError, load_kb
 from content.matcher import Matcher, load_model
 from content.normalize import ABBREVIATIONS, analyze, clean, fold, has_diacritics
+from content.quiz import (
+    BANK_REQUIREMENTS,
+    QUIZ_DIR,
+    QuizBankError,
+    QuizRequirements,
+    load_bank,
+    validate_bank,
+)
 
 MAX_ANSWER_CHARS = 450  # the short answer: one phone screen
 MAX_TOTAL_CHARS = 1500  # answer + more (shown after "Xem thêm")
@@ -196,7 +204,27 @@ def check_calibration(kb: KnowledgeBase, report: LintReport) -> None:
         )
 
 
-def run_checks(kb_dir=KB_DIR, *, retrieval: bool = True, calibration: bool = True) -> LintReport:
+def check_quiz(kb: KnowledgeBase, report: LintReport, quiz_dir: Path = QUIZ_DIR,
+               requirements: QuizRequirements = BANK_REQUIREMENTS,
+               outdated: list[OutdatedRule] | None = None) -> None:
+    """The question bank (content/quiz/): one correct option resting on its KB entry, counts."""
+    try:
+        bank = load_bank(quiz_dir)
+    except QuizBankError as exc:
+        report.errors.append(str(exc))
+        return
+    errors, warnings = validate_bank(bank, kb, requirements)
+    report.errors.extend(errors)
+    report.warnings.extend(warnings)
+    for item in bank.items.values():  # a name no longer current must be marked in the item too
+        text = " | ".join((item.stem, *item.options, item.explanation))
+        for rule in outdated or []:
+            for found in rule.violations(text):
+                report.errors.append(f"quiz/{item.file} ({item.id}): «{found}» — {rule.why}")
+
+
+def run_checks(kb_dir=KB_DIR, *, retrieval: bool = True, calibration: bool = True,
+               quiz_dir: Path | None = None) -> LintReport:
     report = LintReport()
     try:
         kb = load_kb(kb_dir)
@@ -211,6 +239,11 @@ def run_checks(kb_dir=KB_DIR, *, retrieval: bool = True, calibration: bool = Tru
     if not rules_path.exists():
         rules_path = KB_DIR / RULES_FILE
     check_outdated_names(kb, load_outdated_rules(rules_path), report)
+    # The question bank is checked against the real knowledge base, or where the caller says.
+    if quiz_dir is None and Path(kb_dir).resolve() == KB_DIR:
+        quiz_dir = QUIZ_DIR
+    if quiz_dir is not None:
+        check_quiz(kb, report, quiz_dir, outdated=load_outdated_rules(rules_path))
     if retrieval and not report.errors:
         check_retrieval(kb, report)
     if calibration:
