@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Settings, get_settings
-from bot.db.migrate import DatabaseTooNewError
 
 log = logging.getLogger("nqbot")
 DEMO_ORG_CSV = Path(__file__).resolve().parent.parent / "content" / "demo" / "org_demo.csv"
@@ -94,7 +93,13 @@ async def _cmd_run(settings: Settings) -> int:
         web.set_health(health)
         web.add_metrics(metrics)
         await web.start()
-        await asyncio.gather(delivery.run(stop), *(channel.run(stop) for channel in channels))
+        try:  # the first failure (a rejected token…) stops the others and ends the process
+            async with asyncio.TaskGroup() as group:
+                group.create_task(delivery.run(stop))
+                for channel in channels:
+                    group.create_task(channel.run(stop))
+        except BaseExceptionGroup as group_error:
+            raise _first_cause(group_error) from None
     except ValueError as exc:
         log.error("%s", exc)
         return 2
@@ -102,6 +107,13 @@ async def _cmd_run(settings: Settings) -> int:
         await web.stop()
         await app.close()
     return 0
+
+
+def _first_cause(group: BaseExceptionGroup) -> BaseException:
+    """The failure that stopped a task group (not the cancellations it caused)."""
+    errors = [e for e in group.exceptions if not isinstance(e, asyncio.CancelledError)]
+    first = errors[0] if errors else group.exceptions[0]
+    return _first_cause(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def _cmd_db_upgrade(settings: Settings) -> int:
@@ -386,46 +398,62 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every way out of the process goes through the redacting log handler: it is installed
+    first (from the raw environment), and any exception that would end the process is told in
+    one Vietnamese line (`bot.fatal`) instead of a traceback."""
     _reconfigure_stdio()
-    args = build_parser().parse_args(argv)
-    settings = get_settings()
-    _setup_logging(settings)
+    from bot.fatal import report
+    from bot.logging_setup import bootstrap_logging
+
+    bootstrap_logging()
+    settings: Settings | None = None
     try:
-        if args.command == "run":
-            return asyncio.run(_cmd_run(settings))
-        if args.command == "chat":
-            return asyncio.run(_cmd_chat(settings))
-        if args.command == "ask":
-            return _cmd_ask(settings, args)
-        if args.command == "db":
-            if args.db_command == "copy":
-                from bot import cli_db
-
-                return asyncio.run(cli_db.run(settings, args))
-            if args.db_command == "upgrade":
-                return asyncio.run(_cmd_db_upgrade(settings))
-            return asyncio.run(_cmd_db_current(settings))
-        if args.command == "admin":
-            return asyncio.run(_cmd_admin_add(settings, args))
-        if args.command == "invite":
-            return asyncio.run(_cmd_invite_create(settings, args))
-        if args.command == "org":
-            return asyncio.run(_cmd_org(settings, args))
-        if args.command == "broadcast":
-            from bot import cli_broadcast
-
-            return asyncio.run(cli_broadcast.run(settings, args))
-        if args.command in ("campaign", "report"):
-            from bot import cli_report
-
-            return asyncio.run(cli_report.run(settings, args))
-        if args.command == "content":
-            if args.content_command == "check":
-                return _cmd_content_check(args)
-            return _cmd_content_calibrate()
-    except DatabaseTooNewError as exc:
-        print(f"LỖI: {exc}", file=sys.stderr)
-        return 3
+        args = build_parser().parse_args(argv)
+        settings = get_settings()
+        _setup_logging(settings)
+        return _dispatch(settings, args)
     except KeyboardInterrupt:
         return 130
+    except SystemExit:  # argparse: usage or --help, already printed
+        raise
+    except BaseException as exc:  # the last word of the process
+        if settings is None:
+            return report(exc)
+        return report(exc, database_url=settings.database_url, web_host=settings.web_host,
+                      web_port=settings.web_port)
+
+
+def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return asyncio.run(_cmd_run(settings))
+    if args.command == "chat":
+        return asyncio.run(_cmd_chat(settings))
+    if args.command == "ask":
+        return _cmd_ask(settings, args)
+    if args.command == "db":
+        if args.db_command == "copy":
+            from bot import cli_db
+
+            return asyncio.run(cli_db.run(settings, args))
+        if args.db_command == "upgrade":
+            return asyncio.run(_cmd_db_upgrade(settings))
+        return asyncio.run(_cmd_db_current(settings))
+    if args.command == "admin":
+        return asyncio.run(_cmd_admin_add(settings, args))
+    if args.command == "invite":
+        return asyncio.run(_cmd_invite_create(settings, args))
+    if args.command == "org":
+        return asyncio.run(_cmd_org(settings, args))
+    if args.command == "broadcast":
+        from bot import cli_broadcast
+
+        return asyncio.run(cli_broadcast.run(settings, args))
+    if args.command in ("campaign", "report"):
+        from bot import cli_report
+
+        return asyncio.run(cli_report.run(settings, args))
+    if args.command == "content":
+        if args.content_command == "check":
+            return _cmd_content_check(args)
+        return _cmd_content_calibrate()
     return 2

@@ -13,6 +13,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _int_list(value: object, message: str) -> object:
+    """"1, 2;3" → [1, 2, 3]; the error names the setting, never the value (it may be a secret
+    pasted into the wrong variable)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(message) from None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -111,22 +122,19 @@ class Settings(BaseSettings):
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
-        return value
+        return _int_list(value, "ADMIN_TELEGRAM_IDS: các số id Telegram, cách nhau bằng dấu phẩy")
 
     @field_validator("reminder_offsets_days", mode="before")
     @classmethod
     def _split_offsets(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
-        return value
+        return _int_list(value, "REMINDER_OFFSETS_DAYS: các số ngày (số nguyên), cách nhau bằng "
+                                "dấu phẩy, ví dụ 3,1,-1")
 
     @field_validator("telegram_webhook_secret")
     @classmethod
     def _secret_charset(cls, value: str) -> str:
         if (value and not all(c.isalnum() or c in "_-" for c in value)) or len(value) > 256:
-            raise ValueError("TELEGRAM_WEBHOOK_SECRET: 1–256 ký tự A-Z a-z 0-9 _ -")
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET: chỉ gồm 1–256 ký tự A-Z a-z 0-9 _ -")
         return value
 
     @field_validator("log_format")
@@ -140,7 +148,10 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _valid_timezone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError("TIMEZONE: tên múi giờ IANA, ví dụ Asia/Ho_Chi_Minh") from None
         return value
 
     @property

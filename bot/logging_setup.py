@@ -1,10 +1,15 @@
 """Logging with secrets (bot tokens, webhook secrets, FILES_SECRET, the database password)
-redacted from every line, including exception text; as text or one JSON object per line."""
+redacted from every line, including exception text; as text or one JSON object per line.
+
+`bootstrap_logging()` installs it from the raw environment (and `.env`) before the settings are
+even parsed, so that a start-up failure (a setting that does not parse, a revoked token, an
+unreachable database) is reported through the same redaction and format."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, Any
@@ -19,29 +24,68 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MASK = "***"
 
 
+# settings whose value never reaches a log line (DATABASE_URL: its password)
+SECRET_SETTINGS = ("TELEGRAM_BOT_TOKEN", "ZALO_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET",
+                   "ZALO_WEBHOOK_SECRET", "FILES_SECRET")
+
+
 def redactable(secrets: Iterable[str]) -> list[str]:
-    """The secrets worth masking (6+ characters) and their URL- and JSON-escaped spellings,
-    longest first (a secret that contains another is masked whole)."""
+    """The secrets to mask (every non-empty one, however short: a short secret is still a
+    secret) and their URL- and JSON-escaped spellings, longest first (a secret that contains
+    another is masked whole)."""
     found: set[str] = set()
     for secret in secrets:
-        if not secret or len(secret) < 6:
+        if not secret:
             continue
         found.update({secret, quote(secret, safe=""), json.dumps(secret)[1:-1]})
     return sorted(found, key=len, reverse=True)
+
+
+def _url_password(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).password or ""
+    except Exception:  # an unparsable URL fails later, with its own message
+        return ""
 
 
 def settings_secrets(settings: Settings) -> list[str]:
     """Everything in the settings that must never reach a log line."""
     secrets = [settings.telegram_bot_token, settings.zalo_bot_token,
                settings.telegram_webhook_secret, settings.zalo_webhook_secret,
-               settings.files_secret]
-    try:
-        from sqlalchemy.engine import make_url
-
-        secrets.append(make_url(settings.database_url).password or "")
-    except Exception:  # an unparsable URL fails later, with its own message
-        pass
+               settings.files_secret, _url_password(settings.database_url)]
     return [s for s in secrets if s]
+
+
+def raw_environment(env_file: str | os.PathLike[str] = ".env") -> dict[str, str]:
+    """The variables the settings will read (`.env`, then the environment over it), by upper-case
+    name, read without validating anything: what start-up logging needs before the settings."""
+    values: dict[str, str] = {}
+    try:
+        from dotenv import dotenv_values
+
+        if os.path.isfile(env_file):
+            values.update({k.upper(): v for k, v in dotenv_values(env_file).items()
+                           if v is not None})
+    except Exception:  # an unreadable .env is reported by the settings themselves
+        pass
+    values.update({k.upper(): v for k, v in os.environ.items()})
+    return values
+
+
+def environment_secrets(env: dict[str, str]) -> list[str]:
+    secrets = [env.get(name, "") for name in SECRET_SETTINGS]
+    secrets.append(_url_password(env.get("DATABASE_URL", "")))
+    return [s for s in secrets if s]
+
+
+def bootstrap_logging(env_file: str | os.PathLike[str] = ".env") -> None:
+    """Redacting logging, JSON when LOG_FORMAT=json, from the raw environment: installed first
+    thing, replaced by `setup_logging` once the settings are read."""
+    env = raw_environment(env_file)
+    fmt = "json" if env.get("LOG_FORMAT", "").strip().lower() == "json" else "text"
+    setup_logging(env.get("LOG_LEVEL", "INFO"), environment_secrets(env), fmt)
 
 
 class RedactingFilter(logging.Filter):
@@ -119,6 +163,7 @@ def setup_logging(level: str, secrets: Iterable[str] = (), fmt: str = "text") ->
     handler = make_handler(secrets, fmt)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    for noisy in ("httpx", "aiosqlite", "alembic.runtime.migration", "apscheduler"):
+    level_no = getattr(logging, str(level).strip().upper(), logging.INFO)
+    root.setLevel(level_no if isinstance(level_no, int) else logging.INFO)
+    for noisy in ("httpx", "aiosqlite", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -207,6 +207,10 @@ class DeliveryService:
             await asyncio.gather(*(self._dispatch(d, stop) for d in self.dispatchers.values()),
                                  stop.wait())
         finally:
-            self.scheduler.shutdown(wait=False)
+            # a firing in progress ends before the process closes the database under it (on a
+            # stop, or when another part failed at start-up): cancelled mid-query it could hang
+            self.scheduler.pause()
+            async with self._tick_lock:
+                self.scheduler.shutdown(wait=False)
             for sender in self.senders.values():
                 await sender.close()

@@ -37,3 +37,42 @@ def test_token_in_exception_text_is_redacted():
     output = stream.getvalue()
     assert "polling failed" in output and "ConnectionError" in output
     assert TOKEN not in output
+
+
+def test_short_secrets_are_redacted_too():
+    stream = io.StringIO()
+    logger = logging.getLogger("test.redaction.short")
+    logger.handlers[:] = []
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter(["Q7x!", "kz"]))
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.warning("webhook secret Q7x! and the other one kz")
+    assert "Q7x!" not in stream.getvalue() and "kz" not in stream.getvalue()
+    assert "webhook secret *** and the other one ***" in stream.getvalue()
+
+
+def test_start_up_logging_reads_secrets_and_format_from_the_environment(tmp_path, monkeypatch):
+    """Before the settings are parsed (they may not parse), secrets from the environment and
+    from .env are already masked, in JSON when LOG_FORMAT=json."""
+    import json
+
+    from bot.logging_setup import bootstrap_logging
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("ZALO_BOT_TOKEN=zz-from-dotenv-42\nLOG_FORMAT=json\n", encoding="utf-8")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "999:env-token")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:pgpw@127.0.0.1/db")
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    stream = io.StringIO()
+    try:
+        bootstrap_logging(env_file)
+        root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+        logging.getLogger("test.boot").error("999:env-token zz-from-dotenv-42 pgpw")
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    record = json.loads(stream.getvalue())
+    assert record["message"] == "*** *** ***"

@@ -60,6 +60,8 @@ class FakeTelegram(LoopbackServer):
     hang: set[int] = field(default_factory=set)  # chats whose sends are accepted, answered late
     hang_seconds: float = 3.0
     _accepted: Any = field(default_factory=lambda: __import__("collections").deque())
+    revoked: bool = False  # the token was revoked (BotFather /revoke): every call gets 401
+    refused: int = 0  # calls answered 401 (wrong or revoked token)
 
 
     @property
@@ -67,6 +69,10 @@ class FakeTelegram(LoopbackServer):
         return f"http://127.0.0.1:{self.port}/bot"
 
     # -- test controls -----------------------------------------------------------------------
+    def revoke(self) -> None:
+        """As after BotFather's /revoke: the bot's token is refused from now on."""
+        self.revoked = True
+
     def pop_update(self, update_id: int) -> dict[str, Any]:
         """Take an injected update out of the queue (to post it to a webhook instead)."""
         update = next(u for u in self._updates if u["update_id"] == update_id)
@@ -202,7 +208,8 @@ class FakeTelegram(LoopbackServer):
         return web.json_response({"ok": True, "result": result})
 
     async def _handle(self, request: web.Request) -> web.Response:
-        if request.match_info["token"] != self.token:
+        if request.match_info["token"] != self.token or self.revoked:
+            self.refused += 1
             return self._error(401, "Unauthorized")
         method = request.match_info["method"].lower()
         params = await self._params(request)
