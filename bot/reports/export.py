@@ -3,7 +3,9 @@
 Sheets: "Tổng hợp" (the campaign and the headline figures), "Theo đơn vị" (every unit of the
 subtree above chi bộ with its subtotal, names indented by depth), "Từng chi bộ" (one row per
 cell, real dates), "Chưa xác nhận" (the cells still to confirm, with their secretaries).
-Numbers are numbers (formats 0 and 0.0%), headers bold and frozen."""
+Numbers are numbers (formats 0 and 0.0%), headers bold and frozen. Names come from users (display
+names, the org CSV, campaign titles): every one is written as text, never as a formula, in the
+XLSX and the CSV alike (`bot.spreadsheet`)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from bot.reports.units import UnitTotal
 from bot.services.confirmations import pct
 from bot.services.orgs import level_label
 from bot.services.rollups import CellRow, Laggard, Tally
+from bot.spreadsheet import append_row, csv_row
 
 SHEET_SUMMARY = "Tổng hợp"
 SHEET_UNITS = "Theo đơn vị"
@@ -51,7 +54,7 @@ def _yes(flag: bool) -> str:
 
 
 def _header(sheet, headers: list[str], widths: list[float]) -> None:  # type: ignore[no-untyped-def]
-    sheet.append(headers)
+    append_row(sheet, headers)
     for column, width in enumerate(widths, start=1):
         cell = sheet.cell(row=1, column=column)
         cell.font, cell.fill, cell.alignment = BOLD, HEADER_FILL, WRAP
@@ -71,7 +74,7 @@ def _summary(book: Workbook, campaign: Campaign, scope: OrgUnit, root: OrgUnit, 
              document: str, generated_at: datetime, tz: ZoneInfo) -> None:
     sheet = book.active
     sheet.title = SHEET_SUMMARY
-    sheet.append(["Báo cáo kết quả quán triệt"])
+    append_row(sheet, ["Báo cáo kết quả quán triệt"])
     sheet["A1"].font = Font(bold=True, size=14)
     info = [
         ("Đợt quán triệt", f"#{campaign.id} — {campaign.title}"),
@@ -84,15 +87,15 @@ def _summary(book: Workbook, campaign: Campaign, scope: OrgUnit, root: OrgUnit, 
         ("Lập lúc (giờ Việt Nam)", generated_at.astimezone(tz).replace(tzinfo=None)),
     ]
     for label, value in info:
-        sheet.append([label, value])
+        append_row(sheet, [label, value])
         sheet.cell(row=sheet.max_row, column=1).font = BOLD
         if isinstance(value, datetime):
             sheet.cell(row=sheet.max_row, column=2).number_format = STAMP
         elif not isinstance(value, str):
             sheet.cell(row=sheet.max_row, column=2).number_format = DATE
             sheet.cell(row=sheet.max_row, column=2).alignment = Alignment(horizontal="left")
-    sheet.append([])
-    sheet.append(["Chỉ tiêu", "Số", "Trên tổng", "Tỉ lệ"])
+    append_row(sheet, [])
+    append_row(sheet, ["Chỉ tiêu", "Số", "Trên tổng", "Tỉ lệ"])
     head = sheet.max_row
     for column in range(1, 5):
         sheet.cell(row=head, column=column).font = BOLD
@@ -103,15 +106,15 @@ def _summary(book: Workbook, campaign: Campaign, scope: OrgUnit, root: OrgUnit, 
         ("Chi bộ xác nhận sau hạn", total.late, total.confirmed),
     ]
     for label, part, whole in figures:
-        sheet.append([label, part, whole, _ratio(part, whole)])
-    sheet.append(["Đảng viên tự báo «đã học»", total.studied, None, None])
+        append_row(sheet, [label, part, whole, _ratio(part, whole)])
+    append_row(sheet, ["Đảng viên tự báo «đã học»", total.studied, None, None])
     for row in range(head + 1, sheet.max_row + 1):
         sheet.cell(row=row, column=2).number_format = INT
         sheet.cell(row=row, column=3).number_format = INT
         sheet.cell(row=row, column=4).number_format = PCT
-    sheet.append([])
-    sheet.append(["Ghi chú", STUDIED_NOTE])
-    sheet.append(["", ATTENDED_NOTE])
+    append_row(sheet, [])
+    append_row(sheet, ["Ghi chú", STUDIED_NOTE])
+    append_row(sheet, ["", ATTENDED_NOTE])
     sheet.cell(row=sheet.max_row - 1, column=1).font = BOLD
     for row in (sheet.max_row - 1, sheet.max_row):
         sheet.cell(row=row, column=2).alignment = WRAP
@@ -126,7 +129,7 @@ def _units(book: Workbook, units: list[UnitTotal]) -> None:
     _header(sheet, UNIT_HEADERS, [14, 44, 16, 10, 12, 12, 13, 11, 10, 9])
     for unit in units:
         t = unit.tally
-        sheet.append([t.code, t.name, level_label(t.level), t.cells, t.confirmed,
+        append_row(sheet, [t.code, t.name, level_label(t.level), t.cells, t.confirmed,
                       _ratio(t.confirmed, t.cells), t.members, t.attended,
                       _ratio(t.attended, t.denominator), t.late])
         row = sheet.max_row
@@ -152,7 +155,7 @@ def _cells(book: Workbook, cells: list[CellRow], parent_names: dict[str, str]) -
     _header(sheet, CELL_HEADERS, [16, 34, 34, 10, 13, 9, 9, 10, 9, 13, 13])
     sheet.freeze_panes = "C2"
     for cell in cells:
-        sheet.append(cell_values(cell, parent_names.get(cell.parent_code, cell.parent_code)))
+        append_row(sheet, cell_values(cell, parent_names.get(cell.parent_code, cell.parent_code)))
     _formats(sheet, {4: INT, 5: DATE, 6: INT, 7: INT, 8: PCT, 11: INT})
 
 
@@ -160,7 +163,7 @@ def _missing(book: Workbook, laggards: list[Laggard]) -> None:
     sheet = book.create_sheet(SHEET_MISSING)
     _header(sheet, MISSING_HEADERS, [16, 34, 34, 40])
     for laggard in laggards:
-        sheet.append([laggard.code, laggard.name, laggard.parent,
+        append_row(sheet, [laggard.code, laggard.name, laggard.parent,
                       ", ".join(laggard.secretaries)])
     sheet.auto_filter.ref = sheet.dimensions
 
@@ -194,5 +197,5 @@ def build_csv(cells: list[CellRow], parent_names: dict[str, str] | None = None) 
         if cell.held_on is not None:
             values[4] = cell.held_on.strftime("%d/%m/%Y")
             values[7] = pct(cell.attended or 0, cell.total or 0)
-        writer.writerow(["" if v is None else v for v in values])
+        writer.writerow(csv_row("" if v is None else v for v in values))
     return "\ufeff" + out.getvalue()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from bot.db.models import OrgUnit, utcnow
+from bot.spreadsheet import csv_row, csv_unescape
 
 # Level labels (not fixed tiers: the district tier was abolished in mid-2025 in most places,
 # older structures still use it).
@@ -70,7 +71,7 @@ def parse_csv(text: str) -> list[_Row]:
     rows: list[_Row] = []
     seen: dict[str, int] = {}
     for line, raw in enumerate(reader, start=2):
-        raw = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+        raw = {k.strip(): csv_unescape((v or "").strip()) for k, v in raw.items() if k}
         code, name, level = raw["code"], raw["name"], raw["level"]
         parent, members_text = raw["parent_code"], raw["members"] or "0"
         if not any(raw.values()):
@@ -198,7 +199,9 @@ async def export_csv(session: AsyncSession) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for u in units:
-        writer.writerow([u.code, u.name, u.level, code_of.get(u.parent_id, ""), u.members])
+        # a name like "=HYPERLINK(…)" is neutralised for spreadsheets; import takes it back
+        writer.writerow(csv_row([u.code, u.name, u.level, code_of.get(u.parent_id, ""),
+                                 u.members]))
     return out.getvalue()
 
 
