@@ -25,6 +25,16 @@ class Incoming:
     payload: str | None = None
     addressed: bool = True  # in a group: a command, a mention or a reply to the bot
 
+    def __post_init__(self) -> None:
+        # Every text a user sends enters here, on every channel. NUL is not text: PostgreSQL
+        # refuses it in a string ("invalid byte sequence 0x00"), which would fail every later
+        # message of a person whose display name carries one. It is dropped before anything
+        # is stored (names, titles, questions, broadcasts, …).
+        for name in ("chat_id", "user_id", "user_name", "chat_title", "text", "payload"):
+            value = getattr(self, name)
+            if value and "\x00" in value:
+                object.__setattr__(self, name, value.replace("\x00", ""))
+
 
 @dataclass(frozen=True)
 class Button:

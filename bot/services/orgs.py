@@ -29,6 +29,7 @@ LEVELS: dict[str, str] = {
 CSV_COLUMNS = ("code", "name", "level", "parent_code", "members")
 MAX_CODE = 64
 MAX_NAME = 255
+MAX_MEMBERS = 1_000_000  # members of one unit: more is a typo (and overflows the column)
 
 
 class OrgImportError(ValueError):
@@ -71,7 +72,8 @@ def parse_csv(text: str) -> list[_Row]:
     rows: list[_Row] = []
     seen: dict[str, int] = {}
     for line, raw in enumerate(reader, start=2):
-        raw = {k.strip(): csv_unescape((v or "").strip()) for k, v in raw.items() if k}
+        raw = {k.strip(): csv_unescape((v or "").replace("\x00", "").strip())
+               for k, v in raw.items() if k}
         code, name, level = raw["code"], raw["name"], raw["level"]
         parent, members_text = raw["parent_code"], raw["members"] or "0"
         if not any(raw.values()):
@@ -89,10 +91,11 @@ def parse_csv(text: str) -> list[_Row]:
                             f"(dùng: {', '.join(LEVELS)})")
         try:
             members = int(members_text)
-            if members < 0:
+            if not 0 <= members <= MAX_MEMBERS:
                 raise ValueError
         except ValueError:
-            problems.append(f"Dòng {line}: số đảng viên '{members_text}' phải là số không âm")
+            problems.append(f"Dòng {line}: số đảng viên '{members_text[:20]}' phải là số từ 0 "
+                            f"đến {MAX_MEMBERS:,}".replace(",", "."))
             members = 0
         if parent and parent == code:
             problems.append(f"Dòng {line}: đơn vị không thể là cấp trên của chính nó")

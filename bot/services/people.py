@@ -9,6 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import Chat, User, utcnow
 
 
+def _text(value: str | None) -> str | None:
+    """A name or title as the platform sent it, without NULs (PostgreSQL refuses them): the
+    channels' own events (a group renamed, the bot added) reach here without an `Incoming`."""
+    return value.replace("\x00", "") if value else value
+
+
 async def _get_or_create(
     session: AsyncSession, model: type[User] | type[Chat], channel: str, external_id: str,
     **fields: object,
@@ -34,7 +40,7 @@ async def _get_or_create(
 async def upsert_user(
     session: AsyncSession, channel: str, external_id: str, display_name: str | None
 ) -> User:
-    now = utcnow()
+    now, display_name = utcnow(), _text(display_name)
     user, created = await _get_or_create(
         session, User, channel, external_id,
         display_name=display_name, created_at=now, last_seen_at=now,
@@ -51,7 +57,7 @@ async def upsert_user(
 async def upsert_chat(
     session: AsyncSession, channel: str, external_id: str, kind: str, title: str | None
 ) -> Chat:
-    now = utcnow()
+    now, title = utcnow(), _text(title)
     chat, created = await _get_or_create(
         session, Chat, channel, external_id,
         kind=kind, title=title, active=True, created_at=now, updated_at=now,

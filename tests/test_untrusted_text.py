@@ -1,0 +1,76 @@
+"""Text from outside that the database cannot take (issue 12, item 12): a NUL in a display name,
+a group title or a question, and an absurd member count in the org CSV."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import Chat, QuestionLog, User
+from bot.services import orgs
+from bot.services.people import set_chat_active
+from handlers import texts
+from handlers.types import ChatKind, Incoming
+
+HEADER = "code,name,level,parent_code,members\n"
+
+
+def _msg(text: str, name: str = "Bác\x00 Ba") -> Incoming:
+    return Incoming("telegram", "4242", "4242", user_name=name, text=text)
+
+
+async def test_nul_in_a_display_name_does_not_lock_the_person_out(app):
+    """On PostgreSQL a NUL in a string is refused ("invalid byte sequence 0x00"): every message
+    of that person failed. Now it is dropped on the way in, on SQLite and PostgreSQL alike."""
+    for question in ("nq57 ban hanh ngay nao\x00", "/start", "kl69 ban hanh ngay nao"):
+        replies = await app.router.handle(_msg(question))
+        assert replies and all(r.text != texts.ERROR for r in replies), question
+    async with app.sessions() as s:
+        user = await s.scalar(select(User).where(User.external_id == "4242"))
+        assert user is not None and user.display_name == "Bác Ba"
+        logged = (await s.scalars(select(QuestionLog.text))).all()
+    assert logged and all("\x00" not in text for text in logged)
+    assert "nq57 ban hanh ngay nao" in logged
+
+
+async def test_nul_in_a_group_title_and_a_group_message(app):
+    incoming = Incoming("telegram", "-100777", "4243", chat_kind=ChatKind.GROUP,
+                        user_name="Chị\x00Tư", chat_title="Chi bộ\x00 thôn 1",
+                        text="/help\x00", addressed=True)
+    replies = await app.router.handle(incoming)
+    assert replies and all(r.text != texts.ERROR for r in replies)
+    async with app.sessions() as s, s.begin():  # the platform's own event: bot added, renamed
+        await set_chat_active(s, "telegram", "-100778", True, title="Nhóm\x00 mới")
+    async with app.sessions() as s:
+        titles = set((await s.scalars(select(Chat.title))).all())
+    assert {"Chi bộ thôn 1", "Nhóm mới"} <= titles
+
+
+def test_an_absurd_member_count_is_a_line_error_not_an_overflow():
+    text = (HEADER + "T,Tỉnh,tinh,,0\n"
+            "X,Xã,xa,T,99999999999999999999999\n"
+            "C,Chi bộ,chi_bo,X,1000001\n"
+            "D,Chi bộ D,chi_bo,X,1000000\n")
+    with pytest.raises(orgs.OrgImportError) as caught:
+        orgs.parse_csv(text)
+    assert len(caught.value.problems) == 2
+    first, second = caught.value.problems
+    assert first.startswith("Dòng 3: số đảng viên") and "1.000.000" in first
+    assert second.startswith("Dòng 4: số đảng viên")
+
+
+async def test_org_import_command_reports_the_line(tmp_path):
+    from tests.test_cli import nqbot
+
+    bad = tmp_path / "cay.csv"
+    bad.write_text(HEADER + "T,Tỉnh,tinh,,0\nX,Xã,xa,T,99999999999999999999999\n",
+                   encoding="utf-8")
+    proc = nqbot("org", "import", str(bad), tmp_path=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Dòng 3: số đảng viên" in proc.stderr
+    assert "OverflowError" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+async def test_nul_in_the_org_csv_is_dropped():
+    [row] = orgs.parse_csv(HEADER + "T,Tỉnh\x00 Bình,tinh,,0\n")
+    assert row.name == "Tỉnh Bình"
