@@ -23,7 +23,9 @@ def _setup_logging(settings: Settings) -> None:
 
 
 def _reconfigure_stdio() -> None:
-    for stream in (sys.stdout, sys.stderr):
+    """UTF-8 everywhere; what cannot be decoded or encoded becomes "\ufffd"/"?" instead of an
+    exception (the chat reads standard input as bytes itself: `bot.channels.console`)."""
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors="replace")
 
@@ -270,14 +272,16 @@ def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     from bot.channels.console import render
     from handlers.qa import render_result
 
-    service = build_qa(settings)
     if args.file:
-        lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+        lines = _question_file(args.file)
+        if lines is None:
+            return 2
     elif args.question is not None:
         lines = [args.question]
     else:
         print("Hãy nhập câu hỏi, ví dụ: nqbot ask \"nq57 mục tiêu 2030 là gì\"", file=sys.stderr)
         return 2
+    service = build_qa(settings)
     for line in lines:
         if args.file and not line.strip():
             continue
@@ -291,6 +295,34 @@ def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
             if args.file:
                 print("-" * 40)
     return 0
+
+
+def _question_file(path: str) -> list[str] | None:
+    """The lines of a UTF-8 text file (a BOM is fine), or None after saying why it cannot be
+    read: which file, and for another encoding, the line of the first byte that is not UTF-8."""
+    from bot.cli_common import fail
+
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        fail(f"không có tệp {path}.")
+        return None
+    except IsADirectoryError:
+        fail(f"{path} là thư mục, không phải tệp.")
+        return None
+    except PermissionError:
+        fail(f"không có quyền đọc tệp {path}.")
+        return None
+    except OSError as exc:
+        fail(f"không đọc được tệp {path} ({exc.strerror or exc}).")
+        return None
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        fail(f"tệp {path} không phải văn bản UTF-8 (lỗi mã hóa ở dòng {line}). Hãy lưu lại tệp "
+             "với mã hóa UTF-8 (trong Notepad/Excel: «Lưu thành» → UTF-8) rồi chạy lại.")
+        return None
 
 
 def _json_result(service, result) -> dict:  # type: ignore[no-untyped-def]

@@ -30,10 +30,23 @@ class Incoming:
         # refuses it in a string ("invalid byte sequence 0x00"), which would fail every later
         # message of a person whose display name carries one. It is dropped before anything
         # is stored (names, titles, questions, broadcasts, …).
+        # Lone surrogates (undecodable bytes let through by a terminal, a "\ud800" escape in
+        # JSON) cannot be encoded at all: each becomes U+FFFD.
         for name in ("chat_id", "user_id", "user_name", "chat_title", "text", "payload"):
             value = getattr(self, name)
-            if value and "\x00" in value:
-                object.__setattr__(self, name, value.replace("\x00", ""))
+            if value:
+                object.__setattr__(self, name, clean_text(value))
+
+
+def clean_text(value: str) -> str:
+    """Text any database and any terminal can take: no NUL, no lone surrogate."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+    return value
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,17 @@
-"""Console channel: a terminal chat with the same handlers; buttons become numbered options."""
+"""Console channel: a terminal chat with the same handlers; buttons become numbered options.
+
+Standard input is read as bytes by a daemon thread and decoded here, undecodable bytes (a paste
+cut in the middle of a character, another encoding) becoming "\ufffd" instead of ending the
+chat; Ctrl-C ends the chat at once (no thread is left for the exit to wait on)."""
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import getpass
+import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import TextIO
 
@@ -24,6 +31,47 @@ def render(reply: Reply, max_chars: int) -> tuple[str, list[Button]]:
     return numbered(body, [b.label for b in buttons], texts.OPTIONS_HINT), buttons
 
 
+class StdinLines:
+    """Lines of a file descriptor (standard input), read by a daemon thread with `os.read`, so a
+    pending read neither holds a lock of `sys.stdin` nor delays the exit on Ctrl-C."""
+
+    def __init__(self, fd: int = 0) -> None:
+        self.fd = fd
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        threading.Thread(target=self._pump, name="nqbot-stdin", daemon=True).start()
+
+    def _put(self, line: str | None) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
+        except RuntimeError:  # the loop is closed: the chat is over
+            pass
+
+    def _pump(self) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""
+        while True:
+            try:
+                chunk = os.read(self.fd, 4096)
+            except OSError:
+                chunk = b""
+            pending += decoder.decode(chunk, final=not chunk)
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                self._put(line.removesuffix("\r"))
+            if not chunk:
+                if pending:
+                    self._put(pending)
+                self._put(None)
+                return
+
+    async def readline(self) -> str:
+        line = await self._queue.get()
+        if line is None:
+            raise EOFError
+        return line
+
+
 class ConsoleChat:
     def __init__(
         self,
@@ -37,16 +85,17 @@ class ConsoleChat:
         self.router = router
         self.max_chars = max_chars
         self.out = out
-        self.read_line = read_line or self._stdin_line
+        self.read_line = read_line  # tests: a function returning the next line
         self.user_id = user_id or _os_user()
         self.buttons: list[Button] = []
+        self._stdin: StdinLines | None = None
 
-    @staticmethod
-    def _stdin_line() -> str:
-        line = sys.stdin.readline()
-        if not line:
-            raise EOFError
-        return line.rstrip("\n")
+    async def _next_line(self) -> str:
+        if self.read_line is not None:
+            return await asyncio.get_running_loop().run_in_executor(None, self.read_line)
+        if self._stdin is None:
+            self._stdin = StdinLines(sys.stdin.fileno())
+        return await self._stdin.readline()
 
     def _incoming(self, line: str) -> Incoming:
         stripped = line.strip()
@@ -72,17 +121,21 @@ class ConsoleChat:
         self.out.write("(Trò chuyện trên terminal. Gõ /thoat để thoát.)\n")
         if first:
             await self.send(first)
-        loop = asyncio.get_running_loop()
-        while True:
-            self.out.write(f"\n{PROMPT}")
+        try:
+            while True:
+                self.out.write(f"\n{PROMPT}")
+                self.out.flush()
+                try:
+                    line = await self._next_line()
+                except (EOFError, KeyboardInterrupt):
+                    break
+                if line.strip().lower() in EXIT_WORDS:
+                    break
+                await self.send(line)
+        except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels the chat
+            self.out.write("\nTạm biệt!\n")
             self.out.flush()
-            try:
-                line = await loop.run_in_executor(None, self.read_line)
-            except (EOFError, KeyboardInterrupt):
-                break
-            if line.strip().lower() in EXIT_WORDS:
-                break
-            await self.send(line)
+            raise
         self.out.write("\nTạm biệt!\n")
         self.out.flush()
 
