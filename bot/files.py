@@ -1,11 +1,14 @@
 """Files sent as links (for channels that cannot send them): stored on disk, served by the
-project's web server behind an HMAC-signed, expiring URL."""
+project's web server behind an HMAC-signed, expiring URL, and deleted once their links have
+expired (`prune`, run by the delivery service's periodic job)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -50,6 +53,27 @@ class FileStore:
             return None
         files = list((self.directory / file_id).glob("*"))
         return files[0] if files else None
+
+    def prune(self, ttl_seconds: float, now: float | None = None) -> int:
+        """Delete the files stored more than `ttl_seconds` ago (their links have expired);
+        blocking: call through asyncio.to_thread. Returns how many were deleted."""
+        cutoff = (time.time() if now is None else now) - ttl_seconds
+        removed = 0
+        try:
+            folders = list(os.scandir(self.directory))
+        except FileNotFoundError:  # nothing was ever stored
+            return 0
+        for folder in folders:
+            if not _ID_RE.match(folder.name) or not folder.is_dir(follow_symlinks=False):
+                continue  # only what `save` made
+            try:
+                if folder.stat(follow_symlinks=False).st_mtime > cutoff:
+                    continue
+            except FileNotFoundError:  # another process pruned it
+                continue
+            shutil.rmtree(folder.path, ignore_errors=True)
+            removed += 1
+        return removed
 
     def handler(self):  # type: ignore[no-untyped-def]
         async def serve(request: web.Request) -> web.StreamResponse:

@@ -118,19 +118,29 @@ class DeliveryService:
 
     async def _prune(self, now: datetime) -> None:
         """Once an hour: drop handled updates from the inbox (kept for deduplication for
-        `processed_updates_keep_days`) and expired dialogs."""
+        `processed_updates_keep_days`) and expired dialogs, and delete the files behind Zalo
+        links once the links have expired (FILE_LINK_TTL_HOURS)."""
         if self._pruned_at is not None and now - self._pruned_at < timedelta(hours=1):
             return
         from bot import inbox
         from bot.services import dialogs
 
-        keep = timedelta(days=self.app.settings.processed_updates_keep_days)
+        settings = self.app.settings
+        keep = timedelta(days=settings.processed_updates_keep_days)
         async with self.app.sessions() as session, session.begin():
             removed = await inbox.prune(session, handled_before=now - keep)
             removed += await dialogs.prune(session)
         self._pruned_at = now
         if removed:
             log.info("pruned %d old handled updates and expired dialogs", removed)
+        try:
+            files = await asyncio.to_thread(self.app.files.prune,
+                                            settings.file_link_ttl_hours * 3600, now.timestamp())
+        except OSError as exc:  # an unreadable FILES_DIR must not stop the firings
+            log.warning("could not delete expired files in %s: %s", settings.files_dir, exc)
+        else:
+            if files:
+                log.info("deleted %d file(s) whose links expired", files)
 
     def poke(self) -> None:
         """A broadcast was just created or resumed in this process: look now."""
