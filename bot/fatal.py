@@ -130,7 +130,7 @@ def _database_line(exc: BaseException, url: str) -> str | None:
 
 
 def _platform_line(exc: BaseException) -> str | None:
-    from telegram.error import InvalidToken, NetworkError
+    from telegram.error import BadRequest, InvalidToken, NetworkError
 
     from bot.channels.zalo_client import ZaloError
 
@@ -142,6 +142,9 @@ def _platform_line(exc: BaseException) -> str | None:
             return ("LỖI: Zalo từ chối ZALO_BOT_TOKEN (token sai hoặc đã bị đổi): lấy token "
                     "mới trên Zalo Bot Platform rồi đặt lại ZALO_BOT_TOKEN.")
     for error in _chain(exc):
+        if isinstance(error, BadRequest):  # a NetworkError subclass, but Telegram did answer
+            return (f"LỖI: Telegram từ chối yêu cầu khi khởi động ({_first_line(error)}). Kiểm "
+                    "tra TELEGRAM_WEBHOOK_URL (https, công khai) và TELEGRAM_WEBHOOK_SECRET.")
         if isinstance(error, NetworkError):
             return (f"LỖI: không kết nối được tới Telegram ({_first_line(error)}). Kiểm tra "
                     "mạng, tường lửa và TELEGRAM_API_BASE_URL.")

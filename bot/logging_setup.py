@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -86,6 +87,29 @@ def bootstrap_logging(env_file: str | os.PathLike[str] = ".env") -> None:
     env = raw_environment(env_file)
     fmt = "json" if env.get("LOG_FORMAT", "").strip().lower() == "json" else "text"
     setup_logging(env.get("LOG_LEVEL", "INFO"), environment_secrets(env), fmt)
+    _route_uncaught_exceptions()
+
+
+def _route_uncaught_exceptions() -> None:
+    """An exception nobody caught (in a thread, or past the CLI's own handler) is logged, so it
+    is redacted and formatted like every other line instead of printed raw by Python."""
+    log = logging.getLogger("nqbot")
+
+    def excepthook(kind, value, tb) -> None:  # type: ignore[no-untyped-def]
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, value, tb)
+            return
+        log.critical("uncaught exception", exc_info=(kind, value, tb))
+
+    def thread_excepthook(args) -> None:  # type: ignore[no-untyped-def]
+        if args.exc_type is SystemExit:
+            return
+        log.critical("uncaught exception in thread %s",
+                     args.thread.name if args.thread else "?",
+                     exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
 
 
 class RedactingFilter(logging.Filter):

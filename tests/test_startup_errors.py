@@ -128,3 +128,45 @@ async def test_rejected_zalo_token_at_start_is_one_line_without_the_token(tmp_pa
     assert "zalo-old-token-revoked" not in out + err and "Traceback" not in err
     [message] = error_lines(err, "json")
     assert "ZALO_BOT_TOKEN" in message and "từ chối" in message
+
+
+async def test_web_port_in_use_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _out, err = await nqbot("run", cwd=tmp_path, TELEGRAM_BOT_TOKEN="123456:abcdefghij",
+                                      TELEGRAM_API_BASE_URL="http://127.0.0.1:9/bot",
+                                      WEB_PORT=str(port))
+    assert code != 0 and "Traceback" not in err
+    [line] = error_lines(err, "text")
+    assert f"không mở được cổng 127.0.0.1:{port}" in line and "WEB_PORT" in line
+
+
+def test_known_causes_are_named():
+    """The classification behind the lines, for causes the tests above do not start."""
+    from sqlalchemy.exc import ArgumentError
+    from telegram.error import BadRequest, TimedOut
+
+    from bot.channels.zalo_client import ZaloError
+    from bot.fatal import describe
+
+    def line(exc: BaseException) -> str:
+        try:  # raised, so that it has a traceback like the real thing
+            raise exc
+        except BaseException as raised:
+            known = describe(raised, database_url="postgresql+asyncpg://u:pw@db/x")
+        assert known is not None, exc
+        [text], code = known
+        assert code == 1
+        return text
+
+    assert "TELEGRAM_WEBHOOK_URL" in line(BadRequest("Bad Request: bad webhook: HTTPS url must "
+                                                     "be provided for webhook"))
+    assert "không kết nối được tới Telegram" in line(TimedOut("Timed out"))
+    assert "ZALO_BOT_TOKEN" in line(ZaloError(401, "Unauthorized"))
+    assert "DATABASE_URL không hợp lệ" in line(ArgumentError("Could not parse URL"))
+    group = ExceptionGroup("start-up", [ZaloError(403, "Forbidden")])
+    assert "ZALO_BOT_TOKEN" in line(group)
