@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from bot.channels.console import PROMPT
 from handlers.types import Incoming
 
 ROOT = str(Path(__file__).resolve().parent.parent)
@@ -79,7 +80,7 @@ async def test_ctrl_c_ends_the_chat_at_once(tmp_path):
     seen = b""
     try:
         async with asyncio.timeout(90):
-            while b"B\xe1\xba\xa1n: " not in seen:  # "Bạn: " — waiting for the user
+            while PROMPT.encode() not in seen:  # waiting for the user
                 chunk = await process.stdout.read(4096)
                 assert chunk, "the chat ended before asking"
                 seen += chunk
