@@ -70,6 +70,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _create(app, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from handlers.types import clean_text
     from scheduler import broadcasts
     from scheduler.broadcasts import BroadcastError, Draft
     from scheduler.summaries import local, number
@@ -82,6 +83,10 @@ async def _create(app, args: argparse.Namespace) -> int:  # type: ignore[no-unty
             text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8-sig")
         except OSError as exc:
             return fail(f"không đọc được tệp {args.file}: {exc.strerror}")
+        except UnicodeDecodeError:
+            return fail(f"tệp {args.file} không phải văn bản UTF-8: hãy lưu lại với mã hóa "
+                        "UTF-8 rồi chạy lại")
+        text = clean_text(text)  # no NUL (PostgreSQL refuses it)
     if not (text or args.entry or args.series or args.campaign):
         return fail("cần --text, --file, --entry, --series hoặc --campaign")
     kind = "entry" if args.entry else "series" if args.series else "text"

@@ -121,8 +121,9 @@ def _database_line(exc: BaseException, url: str) -> str | None:
         reason = _first_line(root) if str(root).strip() else "hết thời gian chờ"
         target = _safe_url(url)
         if target.startswith("sqlite"):
-            return (f"LỖI: không mở được cơ sở dữ liệu SQLite {target} ({reason}). Kiểm tra "
-                    "DATABASE_URL: thư mục phải tồn tại và ghi được.")
+            return (f"LỖI: cơ sở dữ liệu SQLite {target} không dùng được ({reason}). Kiểm tra "
+                    "DATABASE_URL: thư mục phải tồn tại và ghi được, tệp không bị chương trình "
+                    "khác giữ.")
         return (f"LỖI: không kết nối được cơ sở dữ liệu {target} ({reason}). Kiểm tra "
                 "DATABASE_URL (máy, cổng, tên người dùng, mật khẩu, tên cơ sở dữ liệu) và máy "
                 "chủ PostgreSQL có đang chạy không.")

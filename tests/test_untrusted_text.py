@@ -74,3 +74,32 @@ async def test_org_import_command_reports_the_line(tmp_path):
 async def test_nul_in_the_org_csv_is_dropped():
     [row] = orgs.parse_csv(HEADER + "T,Tỉnh\x00 Bình,tinh,,0\n")
     assert row.name == "Tỉnh Bình"
+
+
+async def test_broadcast_text_file_nul_dropped_and_other_encoding_refused(tmp_path):
+    import json
+    import sqlite3
+
+    from tests.test_cli import nqbot
+
+    assert nqbot("org", "demo", tmp_path=tmp_path).returncode == 0
+    latin = tmp_path / "tin-cp1258.txt"
+    latin.write_bytes("Ban hành ngày mai".encode("cp1258"))
+    refused = nqbot("broadcast", "create", "--file", str(latin), "--target", "X01",
+                    "--cron", "0 7 * * 1", tmp_path=tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "không phải văn bản UTF-8" in refused.stderr
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:  # a group linked in chat earlier
+        db.execute("INSERT INTO chats (channel, external_id, kind, title, active, org_unit_id, "
+                   "created_at, updated_at) SELECT 'telegram', '-1001', 'group', 'Nhóm', 1, id, "
+                   "'2026-12-01 00:00:00', '2026-12-01 00:00:00' FROM org_units "
+                   "WHERE code = 'X01-CB01'")
+    with_nul = tmp_path / "tin.txt"
+    with_nul.write_text("Họp chi bộ\x00 sáng thứ hai", encoding="utf-8")
+    created = nqbot("broadcast", "create", "--file", str(with_nul), "--target", "X01",
+                    "--cron", "0 7 * * 1", "--json", tmp_path=tmp_path)
+    assert created.returncode == 0, created.stderr
+    broadcast_id = json.loads(created.stdout)["id"]
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        [(text,)] = db.execute("SELECT text FROM broadcasts WHERE id = ?", (broadcast_id,))
+    assert text == "Họp chi bộ sáng thứ hai"
