@@ -72,7 +72,9 @@ async def store(session: AsyncSession, channel: str, key: str, body: dict[str, A
     result = await session.execute(
         insert(InboxUpdate).values(
             channel=channel, update_key=key[:128],
-            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            # ASCII: a lone surrogate ("\ud83d" of a broken emoji) stays an escape instead of
+            # failing the insert, which would hold up every update behind it
+            body=json.dumps(body, separators=(",", ":")),
             state=PENDING, attempts=0, received_at=now)
         .on_conflict_do_nothing(index_elements=["channel", "update_key"]))
     return bool(result.rowcount)

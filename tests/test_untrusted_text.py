@@ -103,3 +103,36 @@ async def test_broadcast_text_file_nul_dropped_and_other_encoding_refused(tmp_pa
     with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
         [(text,)] = db.execute("SELECT text FROM broadcasts WHERE id = ?", (broadcast_id,))
     assert text == "Họp chi bộ sáng thứ hai"
+
+
+async def test_telegram_name_with_a_lone_surrogate_and_a_nul_over_polling(database_url):
+    """Telegram's JSON may carry "\\ud800" (a broken emoji) or "\\u0000": the update is stored
+    in the inbox, answered, and the updates after it are not held up."""
+    import asyncio
+
+    from bot.app import build_app
+    from bot.channels.telegram import TelegramChannel
+    from tests.conftest import make_settings
+    from tests.fakes.telegram_api import FakeTelegram
+
+    fake = await FakeTelegram().start()
+    app = await build_app(make_settings(database_url, telegram_bot_token=fake.token,
+                                        telegram_api_base_url=fake.base_url,
+                                        telegram_poll_timeout=1))
+    channel = TelegramChannel(app)
+    stop = asyncio.Event()
+    task = asyncio.create_task(channel.run(stop))
+    try:
+        await fake.wait_for(lambda: fake.sent(method="getUpdates"))
+        fake.send_text(7001, 7001, "nq57 ban hanh ngay nao\x00", name="Bác \ud83d\x00Ba")
+        fake.send_text(7002, 7002, "kl69 ban hanh ngay nao", name="Chị Tư")
+        await fake.wait_for(lambda: fake.sent(7001) and fake.sent(7002), timeout=20)
+        assert all(texts.ERROR not in c.params["text"] for c in fake.sent(7001))
+        async with app.sessions() as s:
+            user = await s.scalar(select(User).where(User.external_id == "7001"))
+        assert user is not None and user.display_name == "Bác \ufffdBa"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        await app.close()
+        await fake.stop()
