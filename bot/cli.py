@@ -27,7 +27,10 @@ def _reconfigure_stdio() -> None:
     exception (the chat reads standard input as bytes itself: `bot.channels.console`)."""
     for stream in (sys.stdin, sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
-            stream.reconfigure(encoding="utf-8", errors="replace")
+            try:
+                stream.reconfigure(encoding="utf-8", errors="replace")
+            except (OSError, ValueError):  # a closed or unusual stream: leave it as it is
+                pass
 
 
 # -- commands ----------------------------------------------------------------------------------
