@@ -94,7 +94,11 @@ class ConsoleChat:
         if self.read_line is not None:
             return await asyncio.get_running_loop().run_in_executor(None, self.read_line)
         if self._stdin is None:
-            self._stdin = StdinLines(sys.stdin.fileno())
+            try:
+                fd = sys.stdin.fileno()
+            except (AttributeError, OSError, ValueError):  # no standard input: nothing to read
+                raise EOFError from None
+            self._stdin = StdinLines(fd)
         return await self._stdin.readline()
 
     def _incoming(self, line: str) -> Incoming:
