@@ -86,11 +86,12 @@ async def _cmd_run(settings: Settings) -> int:
         try:  # SQLite: one bot process; a second one is refused instead of standing by
             await delivery.refuse_second_process()
         except DispatcherBusy as exc:
-            print(f"LỖI: một tiến trình bot khác ({describe_holder(exc.holder)}) đang chạy với "
-                  f"cùng cơ sở dữ liệu SQLite và đang gửi thông báo trên {exc.channel}. SQLite "
-                  "chỉ cho phép một tiến trình bot: hãy dừng tiến trình kia trước, hoặc dùng "
-                  "PostgreSQL (DATABASE_URL=postgresql+asyncpg://…) để chạy nhiều tiến trình.",
-                  file=sys.stderr)
+            # through the log: redacted, and JSON when LOG_FORMAT=json, like every start-up error
+            log.error("LỖI: một tiến trình bot khác (%s) đang chạy với cùng cơ sở dữ liệu SQLite "
+                      "và đang gửi thông báo trên %s. SQLite chỉ cho phép một tiến trình bot: hãy "
+                      "dừng tiến trình kia trước, hoặc dùng PostgreSQL (DATABASE_URL="
+                      "postgresql+asyncpg://…) để chạy nhiều tiến trình.",
+                      describe_holder(exc.holder), exc.channel)
             return 2
         app.router.on_broadcast_created = delivery.poke
         state.dispatchers.update(delivery.dispatchers)
