@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 # huyền, sắc, ngã, hỏi, nặng
 _TONE_MARKS = {"\u0300": "2", "\u0301": "1", "\u0303": "4", "\u0309": "3", "\u0323": "5"}
 _LOOKALIKES = str.maketrans({"\u00d0": "Đ", "\u00f0": "đ", "\u0189": "Đ"})
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # terminal escapes pasted with text
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 # Abbreviations recognised whole-token in the folded text. Order does not matter: each maps one
@@ -179,7 +180,7 @@ _HAS_LETTER_OR_DIGIT = re.compile(r"[0-9a-zA-Zà-ỹÀ-ỸđĐ]")
 def clean(text: str) -> str:
     """NFC, look-alike letters fixed, control characters removed, whitespace collapsed."""
     text = unicodedata.normalize("NFC", text or "").translate(_LOOKALIKES)
-    text = _CONTROL.sub(" ", text)
+    text = _CONTROL.sub(" ", _ANSI_ESCAPE.sub(" ", text))
     return " ".join(text.split())
 
 

@@ -54,7 +54,7 @@ def test_ask_json_file_gives_one_object_per_line(tmp_path):
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(rows) == 4
     assert rows[0]["status"] == "answered" and "11/01/2024" in rows[0]["answer"]
-    assert [r["status"] for r in rows[1:]] == ["unknown", "unknown", "unknown"]
+    assert [r["status"] for r in rows[1:]] == ["unknown", "unknown", "small_talk"]
     assert rows[2]["reason"] == "other_document"
     for row in rows[1:]:
         assert row["answer"] is None and row["entry_id"] is None
