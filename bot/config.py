@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     broadcast_sync_seconds: float = 10.0  # how often the database is checked for due firings
     broadcast_draft_ttl_minutes: int = 60  # how long an unfinished /thongbao draft is kept
     processed_updates_keep_days: int = 7  # handled updates kept in the inbox (deduplication)
+    question_log_keep_days: int = 365  # questions kept for /cauhoi, then pruned hourly
     # the inbox of incoming updates (bot/inbox.py)
     inbox_max_attempts: int = 3  # handling attempts before an update is parked as failed
     inbox_retry_base_seconds: float = 2.0  # a failed update waits base × 2^(attempt-1)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from bot.services.qa import Outcome, QAResult, QAService
 from content.kb import Entry, KnowledgeBase
 from content.smalltalk import SmallTalk
-from handlers import payloads, texts
+from handlers import payloads, texts, texts_cauhoi
 from handlers.browse import BUTTON_LABEL_CHARS, menu_button, start
 from handlers.render import shorten
 from handlers.types import Button, Reply
@@ -86,6 +86,8 @@ def render_result(service: QAService, result: QAResult) -> Reply:
         return start(kb, None)
     if outcome is Outcome.SMALL_TALK and result.small_talk is not None:
         return small_talk_reply(result.small_talk, result.text)
+    if result.out_of_scope:  # marked "Chưa có nội dung" by a báo cáo viên: no suggestions
+        return Reply(texts_cauhoi.OUT_OF_SCOPE, [[menu_button()]])
     if outcome is Outcome.SUGGESTED and result.match is not None:
         title = texts.CLARIFY_TITLE if result.match.clarify else texts.SUGGEST_TITLE
         return Reply(title, [*_entry_buttons(result.match.suggestions), [menu_button()]])

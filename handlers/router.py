@@ -26,6 +26,7 @@ from handlers import (
     confirm,
     groups,
     qa,
+    question_review,
     reports_chat,
     texts,
 )
@@ -131,6 +132,8 @@ class Router:
 
     async def _dispatch(self, ctx: Context) -> list[Reply]:
         incoming = ctx.incoming
+        if question_review.owns(incoming.payload):
+            return [await question_review.on_payload(ctx, incoming.payload or "")]
         if incoming.payload is not None:
             action = parse(incoming.payload)
             if action is not None and action.kind == "link":
@@ -208,6 +211,8 @@ class Router:
                 return [await confirm.studied(ctx)]
             if command == "/baocao":
                 return [await reports_chat.command(ctx, argument)]
+            if command == question_review.COMMAND:
+                return [await question_review.command(ctx, argument)]
             if command == "/dotquantriet":
                 return [await reports_chat.campaign_command(ctx, argument)]
             if len(command) > 1 and command[1:].isascii() and command[1:].isalnum():
@@ -220,6 +225,8 @@ class Router:
             composed = await broadcast_composer.on_text(ctx, text)  # a live draft comes first
             if composed is not None:
                 return [composed]
+        if (searched := await question_review.on_text(ctx, text, live)) is not None:
+            return [searched]
         # "đã quán triệt", "tôi đã học", or an answer to a confirmation under way
         confirmed = await confirm.on_text(ctx, text, in_dialog=confirm.KIND in live)
         if confirmed is not None:

@@ -118,21 +118,23 @@ class DeliveryService:
 
     async def _prune(self, now: datetime) -> None:
         """Once an hour: drop handled updates from the inbox (kept for deduplication for
-        `processed_updates_keep_days`) and expired dialogs, and delete the files behind Zalo
-        links once the links have expired (FILE_LINK_TTL_HOURS)."""
+        `processed_updates_keep_days`), expired dialogs and questions older than
+        `question_log_keep_days`, and delete the files behind Zalo links once the links have
+        expired (FILE_LINK_TTL_HOURS)."""
         if self._pruned_at is not None and now - self._pruned_at < timedelta(hours=1):
             return
         from bot import inbox
-        from bot.services import dialogs
+        from bot.services import dialogs, question_stats
 
         settings = self.app.settings
         keep = timedelta(days=settings.processed_updates_keep_days)
         async with self.app.sessions() as session, session.begin():
             removed = await inbox.prune(session, handled_before=now - keep)
             removed += await dialogs.prune(session)
+            removed += await question_stats.prune(session, settings.question_log_keep_days, now)
         self._pruned_at = now
         if removed:
-            log.info("pruned %d old handled updates and expired dialogs", removed)
+            log.info("pruned %d old handled updates, expired dialogs and old questions", removed)
         try:
             files = await asyncio.to_thread(self.app.files.prune,
                                             settings.file_link_ttl_hours * 3600, now.timestamp())

@@ -80,7 +80,8 @@ class QuestionLog(Base):
     """Every free-text question, with what the bot did with it (for content authors)."""
 
     __tablename__ = "question_log"
-    __table_args__ = (Index(None, "created_at"), Index(None, "outcome"))
+    __table_args__ = (Index(None, "created_at"), Index(None, "outcome"),
+                      Index(None, "group_id", "created_at"), Index(None, "user_id", "id"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -93,6 +94,62 @@ class QuestionLog(Base):
     entry_id: Mapped[str | None] = mapped_column(String(64))
     score: Mapped[float | None] = mapped_column(Float)
     kb_version: Mapped[str | None] = mapped_column(String(32))
+    # where the asker sits in the org tree when asking (the group's unit, the asker's roles, or
+    # the unit of an earlier question); reports filter on it, never on who asked
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id", ondelete="SET NULL"))
+    # unanswered and suggested questions: the group of questions that mean the same thing
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("question_groups.id", ondelete="SET NULL"))
+
+
+class QuestionGroup(Base):
+    """Questions that mean the same thing: one row per grouping key (the matcher's normalised,
+    typo-snapped syllables, order-free), found at logging time so reports never compare pairs.
+
+    status: open | assigned (learned as phrasings of `entry_id`) | out_of_scope | draft"""
+
+    __tablename__ = "question_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), unique=True)
+    sample: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    entry_id: Mapped[str | None] = mapped_column(String(64))
+    examples: Mapped[str] = mapped_column(Text, default="")  # JSON list, kept at decision time
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LearnedPhrasing(Base):
+    """A member's wording taught to the matcher as a phrasing of an entry by a báo cáo viên:
+    who, when, from which group; revoked rather than deleted; `merged_at` once exported into
+    the content files and committed."""
+
+    __tablename__ = "learned_phrasings"
+    __table_args__ = (Index(None, "entry_id"), Index(None, "revoked_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("question_groups.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    merged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class KbStamp(Base):
+    """One row per name; "learned" is bumped whenever learned phrasings or out-of-scope marks
+    change, so every process rebuilds its matcher before the next question."""
+
+    __tablename__ = "kb_stamps"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class OrgUnit(Base):

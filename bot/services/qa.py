@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -36,6 +37,7 @@ class QAResult:
     length: int = 0
     small_talk: SmallTalk | None = None
     text: str = ""
+    out_of_scope: bool = False  # a báo cáo viên marked such questions "Chưa có nội dung"
 
     @property
     def entry(self) -> Entry | None:
@@ -46,7 +48,26 @@ class QAService:
     def __init__(self, kb: KnowledgeBase, matcher: Matcher, max_question_chars: int) -> None:
         self.kb = kb
         self.matcher = matcher
+        self.base_matcher = matcher  # without learned phrasings
         self.max_question_chars = max_question_chars
+        self.learned_stamp = 0  # the learned-phrasings stamp `matcher` was built for
+        self._refresh_lock = asyncio.Lock()
+
+    async def refresh(self, session: AsyncSession) -> None:
+        """Rebuild the matcher when learned phrasings changed in any process (a stamp in the
+        database, compared before each question)."""
+        from bot.services import learned
+
+        stamp = await learned.current_stamp(session)
+        if stamp == self.learned_stamp:
+            return
+        async with self._refresh_lock:
+            if stamp == self.learned_stamp:
+                return
+            phrasings = await learned.active(session)
+            self.matcher = await asyncio.to_thread(
+                learned.build_matcher, self.base_matcher, phrasings)
+            self.learned_stamp = stamp
 
     def starters(self) -> list[Entry]:
         return [self.kb.entries[i] for i in STARTER_ENTRY_IDS if i in self.kb.entries]
@@ -83,9 +104,19 @@ class QAService:
         user_id: int | None = None,
         chat_id: int | None = None,
     ) -> QAResult:
+        from bot.services import question_stats
+
+        await self.refresh(session)
         result = self.evaluate(text)
-        METRICS.qa_outcome(channel, result.outcome.value)
         match = result.match
+        group = None
+        if result.outcome in (Outcome.SUGGESTED, Outcome.UNKNOWN) and match is not None:
+            tokens, _ = self.matcher.snap(match.query.tokens)
+            group = await question_stats.group_for(
+                session, question_stats.group_key(tokens), clean(text or ""))
+            if group is not None and group.status == question_stats.OUT_OF_SCOPE:
+                result = QAResult(Outcome.UNKNOWN, match, out_of_scope=True)
+        METRICS.qa_outcome(channel, result.outcome.value)
         session.add(
             QuestionLog(
                 channel=channel,
@@ -97,6 +128,8 @@ class QAService:
                 entry_id=result.entry.id if result.entry else None,
                 score=match.score if match else None,
                 kb_version=self.kb.version,
+                unit_id=await question_stats.place(session, user_id, chat_id),
+                group_id=group.id if group is not None else None,
             )
         )
         await session.flush()
