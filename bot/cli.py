@@ -426,10 +426,11 @@ def build_parser() -> argparse.ArgumentParser:
     invite_create.add_argument("--uses", type=int, default=1)
     invite_create.add_argument("--expires", default="7d", help="vd. 7d, 12h, 30m")
     invite_create.add_argument("--json", action="store_true")
-    from bot import cli_broadcast, cli_report
+    from bot import cli_broadcast, cli_questions, cli_report
 
     cli_broadcast.add_parser(sub)
     cli_report.add_parser(sub)
+    cli_questions.add_parser(sub, content_sub)
     return parser
 
 
@@ -488,6 +489,10 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         from bot import cli_report
 
         return asyncio.run(cli_report.run(settings, args))
+    if args.command == "questions" or getattr(args, "content_command", "") == "export-learned":
+        from bot import cli_questions
+
+        return asyncio.run(cli_questions.run(settings, args))
     if args.command == "content":
         if args.content_command == "check":
             return _cmd_content_check(args)

@@ -81,7 +81,9 @@ class QuestionLog(Base):
 
     __tablename__ = "question_log"
     __table_args__ = (Index(None, "created_at"), Index(None, "outcome"),
-                      Index(None, "group_id", "created_at"), Index(None, "user_id", "id"))
+                      Index(None, "group_id", "created_at"), Index(None, "user_id", "id"),
+                      # covers the /cauhoi figures: a range of days, nothing else read
+                      Index(None, "created_at", "outcome", "unit_id", "group_id", "entry_id"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, case, delete, exists, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -138,26 +138,45 @@ class GroupRow:
     entry_id: str | None = None
 
 
+def _tally(values: tuple[str, ...]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((QuestionLog.outcome.in_(values), 1), else_=0)), 0)
+
+
 async def counts(session: AsyncSession, scope: Scope, since: datetime,
                  until: datetime | None = None) -> Counts:
-    query = (select(QuestionLog.outcome, func.count())
-             .where(QuestionLog.created_at >= since, scope.clause())
-             .group_by(QuestionLog.outcome))
+    """One pass over the period's rows (no GROUP BY, so the planner ranges over created_at
+    instead of walking the whole outcome index)."""
+    query = select(_tally(ANSWERED), _tally(SUGGESTED), _tally(UNKNOWN), _tally(SMALL_TALK),
+                   func.count()).where(QuestionLog.created_at >= since, scope.clause())
     if until is not None:
         query = query.where(QuestionLog.created_at < until)
-    result = Counts()
-    for outcome, n in (await session.execute(query)).all():
-        if outcome in ANSWERED:
-            result.answered += n
-        elif outcome in SUGGESTED:
-            result.suggested += n
-        elif outcome in UNKNOWN:
-            result.unknown += n
-        elif outcome in SMALL_TALK:
-            result.small_talk += n
-        else:
-            result.other += n
+    answered, suggested, unknown, small_talk, total = (await session.execute(query)).one()
+    return Counts(int(answered), int(suggested), int(unknown), int(small_talk),
+                  int(total) - int(answered) - int(suggested) - int(unknown) - int(small_talk))
+
+
+async def counts_by_unit(session: AsyncSession, scope: Scope, since: datetime,
+                         until: datetime | None = None) -> dict[int, Counts]:
+    """The same figures per unit the questions were asked from (for a breakdown by level)."""
+    query = select(QuestionLog.unit_id, _tally(ANSWERED), _tally(SUGGESTED), _tally(UNKNOWN),
+                   _tally(SMALL_TALK), func.count()).where(
+        QuestionLog.created_at >= since, QuestionLog.unit_id.is_not(None), scope.clause(),
+    ).group_by(QuestionLog.unit_id)
+    if until is not None:
+        query = query.where(QuestionLog.created_at < until)
+    result: dict[int, Counts] = {}
+    for unit_id, a, sg, u, st, total in (await session.execute(query)).all():
+        result[unit_id] = Counts(int(a), int(sg), int(u), int(st),
+                                 int(total) - int(a) - int(sg) - int(u) - int(st))
     return result
+
+
+def add(into: Counts, other: Counts) -> None:
+    into.answered += other.answered
+    into.suggested += other.suggested
+    into.unknown += other.unknown
+    into.small_talk += other.small_talk
+    into.other += other.other
 
 
 async def top_entries(session: AsyncSession, scope: Scope, since: datetime,
@@ -180,19 +199,19 @@ def _group_filter(scope: Scope, since: datetime) -> list[ColumnElement[bool]]:
 async def open_groups(session: AsyncSession, scope: Scope, since: datetime, *, offset: int = 0,
                       limit: int = 5, examples: int = 3) -> tuple[list[GroupRow], int]:
     """Groups of unanswered and suggested questions still to act on, largest first, one page;
-    and how many such groups there are."""
+    and how many such groups there are (one grouping pass; the page is cut here)."""
     n = func.count().label("n")
-    still_open = exists().where(QuestionGroup.id == QuestionLog.group_id,
-                                QuestionGroup.status == OPEN)
-    base = select(QuestionLog.group_id, n).where(*_group_filter(scope, since), still_open) \
-        .group_by(QuestionLog.group_id)
-    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = (await session.execute(
-        base.order_by(n.desc(), QuestionLog.group_id.desc()).offset(offset).limit(limit))).all()
-    groups = [GroupRow(group_id, count) for group_id, count in rows]
+        select(QuestionLog.group_id, n).where(*_group_filter(scope, since))
+        .group_by(QuestionLog.group_id))).all()
+    ranked = sorted(rows, key=lambda r: (-r[1], -r[0]))
+    decided = set((await session.scalars(select(QuestionGroup.id).where(
+        QuestionGroup.status != OPEN))).all())
+    still_open = [(group_id, count) for group_id, count in ranked if group_id not in decided]
+    groups = [GroupRow(group_id, count) for group_id, count in still_open[offset:offset + limit]]
     for g in groups:
         g.examples = await group_examples(session, g.group_id, scope, since, limit=examples)
-    return groups, total
+    return groups, len(still_open)
 
 
 async def group_examples(session: AsyncSession, group_id: int, scope: Scope,

@@ -74,9 +74,13 @@ def upgrade() -> None:
     op.create_index("ix_question_log_group_id_created_at", "question_log",
                     ["group_id", "created_at"])
     op.create_index("ix_question_log_user_id_id", "question_log", ["user_id", "id"])
+    op.create_index("ix_question_log_created_at_outcome_unit_id_group_id_entry_id",
+                    "question_log", ["created_at", "outcome", "unit_id", "group_id", "entry_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_question_log_created_at_outcome_unit_id_group_id_entry_id",
+                  table_name="question_log")
     op.drop_index("ix_question_log_user_id_id", table_name="question_log")
     op.drop_index("ix_question_log_group_id_created_at", table_name="question_log")
     with op.batch_alter_table("question_log") as batch:
