@@ -17,14 +17,19 @@ Payloads (each at most 64 bytes):
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.db.models import LearnedPhrasing, QuestionGroup
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import LearnedPhrasing, QuestionGroup, User
 from bot.services import learned, question_stats
 from bot.services.dialogs import DialogStore
 from bot.services.identities import same_person
+from bot.services.qa import QAService
 from bot.services.question_stats import EVERYTHING, Scope, scope_of_units
 from bot.services.roles import Role, roles_of
 from content.kb import Entry
@@ -32,10 +37,12 @@ from handlers import payloads
 from handlers import texts_cauhoi as t
 from handlers.browse import BUTTON_LABEL_CHARS, menu_button
 from handlers.render import shorten
-from handlers.types import Button, ChatKind, Reply
+from handlers.types import Button, ChatKind, Incoming, Reply
 
 if TYPE_CHECKING:
     from handlers.router import Context
+
+log = logging.getLogger(__name__)
 
 COMMAND = "/cauhoi"
 PREFIX = "cq:"
@@ -67,10 +74,10 @@ def owns(payload: str | None) -> bool:
     return bool(payload) and payload.startswith(PREFIX)
 
 
-async def scope_for(ctx: Context) -> Scope | None:
+async def scope_for(session: AsyncSession, user: User) -> Scope | None:
     """Admins over the whole tree see everything; a báo cáo viên (or a scoped admin) sees the
     questions asked within their subtrees; anyone else nothing (None)."""
-    held = await roles_of(ctx.session, ctx.user)
+    held = await roles_of(session, user)
     if any(role is Role.ADMIN and unit is None for role, unit in held):
         return EVERYTHING
     units = [unit for role, unit in held if role in (Role.ADMIN, Role.REPORTER) and unit]
@@ -80,7 +87,7 @@ async def scope_for(ctx: Context) -> Scope | None:
 async def _gate(ctx: Context) -> Scope | Reply:
     if ctx.incoming.chat_kind is not ChatKind.PRIVATE:
         return Reply(t.PRIVATE_ONLY)
-    scope = await scope_for(ctx)
+    scope = await scope_for(ctx.session, ctx.user)
     return scope if scope is not None else Reply(t.NOT_ALLOWED)
 
 
@@ -220,23 +227,63 @@ async def _group(ctx: Context, scope: Scope, group: QuestionGroup, days: int) ->
     return Reply(f"{text}\n\n{t.GROUP_PICK}", rows)
 
 
+async def _wordings(session: AsyncSession, scope: Scope, group: QuestionGroup, entry_id: str,
+                    active: learned.Phrasings) -> list[str]:
+    examples = await question_stats.group_examples(
+        session, group.id, scope, limit=learned.MAX_PHRASINGS_PER_GROUP)
+    return learned.prepare(examples, active.get(entry_id, ()))
+
+
+async def _proposal(qa: QAService, active: learned.Phrasings, entry_id: str,
+                    wordings: list[str]) -> learned.Conflict | None:
+    """Build the matcher with the new wordings and run the safety check (seconds of work, in a
+    thread; both remembered, so the press's transaction finds them done)."""
+    proposed = dict(active)
+    proposed[entry_id] = (*active.get(entry_id, ()), *wordings)
+    current = qa.matcher
+    matcher = await asyncio.to_thread(learned.build_matcher, qa.base_matcher, proposed)
+    return await asyncio.to_thread(learned.check, current, matcher, entry_id, wordings)
+
+
+async def before_transaction(sessions: async_sessionmaker, qa: QAService,
+                             incoming: Incoming) -> None:
+    """Heavy work outside an update's transaction (SQLite has one writer at a time): bring the
+    matcher up to date with learned phrasings, and for a press on an entry in "Gán vào mục…"
+    build and check the proposal read-only. The press itself is checked and recorded later, in
+    the transaction, which then finds the work done."""
+    await qa.sync(sessions)
+    if not owns(incoming.payload) or not (incoming.payload or "").startswith(f"{PREFIX}a:"):
+        return
+    match = _PATTERNS["a"].fullmatch((incoming.payload or "")[len(PREFIX) + 2:])
+    if match is None or match[2] not in qa.kb.entries:
+        return
+    try:
+        async with sessions() as session:
+            user = await session.scalar(select(User).where(
+                User.channel == incoming.channel, User.external_id == incoming.user_id))
+            scope = await scope_for(session, user) if user is not None else None
+            group = await session.get(QuestionGroup, int(match[1])) if scope else None
+            if scope is None or group is None or group.status != question_stats.OPEN:
+                return
+            active = await learned.active(session)
+            wordings = await _wordings(session, scope, group, match[2], active)
+        if wordings:
+            await _proposal(qa, active, match[2], wordings)
+    except Exception:  # only a head start: the press is handled (and checked) regardless
+        log.exception("preparing a learned phrasing failed")
+
+
 async def _assign(ctx: Context, scope: Scope, group: QuestionGroup, entry_id: str) -> Reply:
     entry = ctx.qa.kb.entries.get(entry_id)
     if entry is None:
         return Reply(t.GONE)
     await ctx.qa.refresh(ctx.session)
     active = await learned.active(ctx.session)
-    examples = await question_stats.group_examples(
-        ctx.session, group.id, scope, limit=learned.MAX_PHRASINGS_PER_GROUP)
-    wordings = learned.prepare(examples, active.get(entry_id, ()))
+    wordings = await _wordings(ctx.session, scope, group, entry_id, active)
     back = [[Button(t.BACK, f"{PREFIX}p:{DEFAULT_DAYS}:1")]]
     if not wordings:
         return Reply(t.LEARNED_NONE, back)
-    proposed = dict(active)
-    proposed[entry_id] = (*active.get(entry_id, ()), *wordings)
-    current = ctx.qa.matcher
-    matcher = await asyncio.to_thread(learned.build_matcher, ctx.qa.base_matcher, proposed)
-    conflict = await asyncio.to_thread(learned.check, current, matcher, entry_id, wordings)
+    conflict = await _proposal(ctx.qa, active, entry_id, wordings)
     if conflict is not None:
         other = ctx.qa.kb.entries.get(conflict.entry_id)
         return Reply(t.CONFLICT.format(wording=shorten(conflict.wording, EXAMPLE_CHARS),

@@ -106,6 +106,7 @@ class Router:
                                    time.perf_counter() - started, failed=failed)
 
     async def _handle(self, incoming: Incoming) -> list[Reply]:
+        await question_review.before_transaction(self.sessions, self.qa, incoming)
         async with self.sessions() as session, session.begin():
             user = await upsert_user(
                 session, incoming.channel, incoming.user_id, incoming.user_name

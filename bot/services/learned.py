@@ -28,12 +28,12 @@ from bot.db.models import KbStamp, LearnedPhrasing, QuestionGroup, User, utcnow
 from bot.services import question_stats
 from bot.services.roles import audit
 from content.kb import KnowledgeBase
-from content.matcher import Matcher
+from content.matcher import Matcher, Reason
 from content.normalize import analyze, clean
 
 STAMP = "learned"
 MAX_PHRASINGS_PER_GROUP = 10
-NEIGHBOUR_ENTRIES = 8  # entries near a new wording whose phrasings are re-checked
+NEIGHBOUR_ENTRIES = 6  # entries near a new wording whose phrasings are re-checked
 
 Phrasings = dict[str, tuple[str, ...]]  # entry id -> learned wordings
 
@@ -101,43 +101,41 @@ class Conflict:
     new_top: str  # what the matcher would rank first instead
 
 
-_OWNERS: OrderedDict[int, tuple[Matcher, dict[str, set[str]]]] = OrderedDict()
-
-
-def _folded_owners(matcher: Matcher) -> dict[str, set[str]]:
-    """Folded wording -> the entries that have it (computed once per matcher)."""
-    with _CACHE_LOCK:
-        cached = _OWNERS.get(id(matcher))
-        if cached is not None and cached[0] is matcher:
-            return cached[1]
-    owners: dict[str, set[str]] = {}
-    for entry in matcher.entries:
-        for wording in entry.variants:
-            owners.setdefault(analyze(wording).folded, set()).add(entry.id)
-    with _CACHE_LOCK:
-        _OWNERS[id(matcher)] = (matcher, owners)
-        while len(_OWNERS) > 3:
-            _OWNERS.popitem(last=False)
-    return owners
-
-
 def _top(matcher: Matcher, wording: str, variant: int) -> str | None:
     result = matcher.match(wording, exclude_variants={variant})
     return result.candidates[0].entry.id if result.candidates else None
 
 
+_CHECKED: OrderedDict[tuple[int, int, str, tuple[str, ...]],
+                      tuple[Matcher, Matcher, Conflict | None]] = OrderedDict()
+
+
 def check(current: Matcher, proposed: Matcher, entry_id: str,
           wordings: list[str]) -> Conflict | None:
     """None when the proposed matcher (current + the new wordings of `entry_id`) still ranks
-    every nearby entry's own phrasings as the current one does; else the first conflict."""
-    owners = _folded_owners(current)
-    for wording in wordings:  # word for word another entry's phrasing
-        for owner in owners.get(analyze(wording).folded, ()):
-            if owner != entry_id:
-                return Conflict(owner, wording, entry_id)
+    every nearby entry's own phrasings as the current one does; else the first conflict.
+    Remembered for the last few checks (the work is done once, before the transaction)."""
+    key = (id(current), id(proposed), entry_id, tuple(wordings))
+    with _CACHE_LOCK:
+        cached = _CHECKED.get(key)
+        if cached is not None and cached[0] is current and cached[1] is proposed:
+            return cached[2]
+    result = _check(current, proposed, entry_id, wordings)
+    with _CACHE_LOCK:
+        _CHECKED[key] = (current, proposed, result)
+        while len(_CHECKED) > 8:
+            _CHECKED.popitem(last=False)
+    return result
+
+
+def _check(current: Matcher, proposed: Matcher, entry_id: str,
+           wordings: list[str]) -> Conflict | None:
     neighbours: list[str] = []
     for wording in wordings:
         result = current.match(wording)
+        if result.reason is Reason.EXACT and result.entry is not None and (
+                result.entry.id != entry_id):  # word for word another entry's phrasing
+            return Conflict(result.entry.id, wording, entry_id)
         for cand in result.candidates[:NEIGHBOUR_ENTRIES]:
             if cand.entry.id != entry_id and cand.entry.id not in neighbours:
                 neighbours.append(cand.entry.id)

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import QuestionLog
 from bot.metrics import METRICS
@@ -61,10 +61,26 @@ class QAService:
         stamp = await learned.current_stamp(session)
         if stamp == self.learned_stamp:
             return
-        async with self._refresh_lock:
+        await self._rebuild(stamp, await learned.active(session))
+
+    async def sync(self, sessions: async_sessionmaker) -> None:
+        """`refresh` in a short read-only session of its own: called before an update's
+        transaction, so a rebuild (seconds) never holds SQLite's write lock."""
+        from bot.services import learned
+
+        async with sessions() as session:
+            stamp = await learned.current_stamp(session)
             if stamp == self.learned_stamp:
                 return
             phrasings = await learned.active(session)
+        await self._rebuild(stamp, phrasings)
+
+    async def _rebuild(self, stamp: int, phrasings: dict[str, tuple[str, ...]]) -> None:
+        from bot.services import learned
+
+        async with self._refresh_lock:
+            if stamp == self.learned_stamp:
+                return
             self.matcher = await asyncio.to_thread(
                 learned.build_matcher, self.base_matcher, phrasings)
             self.learned_stamp = stamp
