@@ -142,7 +142,8 @@ def _check(current: Matcher, proposed: Matcher, entry_id: str,
     for other_id in neighbours:
         old_indices = current.variant_indices(other_id)
         new_indices = proposed.variant_indices(other_id)
-        for old_vi, new_vi in zip(old_indices, new_indices, strict=True):
+        # an entry's wordings keep their order; learned ones are appended after them
+        for old_vi, new_vi in zip(old_indices, new_indices[:len(old_indices)], strict=True):
             wording = current.wording(old_vi)
             if _top(current, wording, old_vi) != other_id:
                 continue  # already not ranked first: not this wording's doing
