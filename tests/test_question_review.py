@@ -172,3 +172,23 @@ async def test_retention_prunes_old_questions(app):
     async with app.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(QuestionLog)) == 0
         assert await s.scalar(select(func.count()).select_from(QuestionGroup)) == 0
+
+
+async def test_assign_refused_when_another_entrys_phrasing_would_be_answered_differently(app):
+    """«nhiệm vụ của nq57» taught to the overall-tasks entry would make the bot rank it first for
+    «Nhiệm vụ chi bộ với NQ57?», a phrasing of what a chi bộ must do: refused, that entry named,
+    nothing learned."""
+    await _setup(app)
+    wording = "nhiệm vụ của nq57"
+    await _ask(app, "m1", wording)
+    async with app.sessions() as s:
+        group_id = await s.scalar(select(QuestionLog.group_id))
+    assert group_id is not None  # only suggested today
+    [refused] = await app.router.handle(
+        _msg("r1", payload=f"cq:a:{group_id}:nq57-nhiem-vu-tong-quat"))
+    other = app.qa.kb.entries["trienkhai-chi-bo-can-lam-gi"].question
+    assert refused.text.startswith("⛔") and other in refused.text
+    async with app.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(LearnedPhrasing)) == 0
+        group = await s.get(QuestionGroup, group_id)
+        assert group.status == question_stats.OPEN
