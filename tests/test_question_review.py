@@ -192,3 +192,20 @@ async def test_assign_refused_when_another_entrys_phrasing_would_be_answered_dif
         assert await s.scalar(select(func.count()).select_from(LearnedPhrasing)) == 0
         group = await s.get(QuestionGroup, group_id)
         assert group.status == question_stats.OPEN
+
+
+async def test_near_duplicates_share_a_group_but_numbers_keep_questions_apart(app):
+    await _setup(app)
+    for text in ("mỗi xã có bao nhiêu cán bộ công nghệ", "xã có bao nhiêu cán bộ công nghệ",
+                 "Xa co bao nhieu can bo cong nghe?", "mỗi phường có bao nhiêu cán bộ công nghệ",
+                 "đến năm 2031 mỗi xã có bao nhiêu cán bộ công nghệ",
+                 "đến năm 2032 mỗi xã có bao nhiêu cán bộ công nghệ"):
+        reply = await _ask(app, "m1", text)
+        assert reply.text
+    async with app.sessions() as s:
+        rows = (await s.execute(select(QuestionLog.group_id, func.count())
+                                .group_by(QuestionLog.group_id))).all()
+    sizes = sorted(n for group_id, n in rows if group_id is not None)
+    # «mỗi xã…», «xã…» (twice, once without diacritics) and «mỗi phường…» (one syllable more
+    # than «xã…» less «xã»: not one syllable away from any) — 2031 and 2032 stay apart
+    assert sizes[-1] == 3 and sum(sizes) == 6

@@ -123,6 +123,17 @@ class QuestionGroup(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class QuestionGroupKey(Base):
+    """A group's key with one (non-number) syllable left out: a later question whose key is
+    exactly that joins the group (a near-duplicate, found by one indexed lookup)."""
+
+    __tablename__ = "question_group_keys"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("question_groups.id", ondelete="CASCADE"),
+                                          index=True)
+
+
 class LearnedPhrasing(Base):
     """A member's wording taught to the matcher as a phrasing of an entry by a báo cáo viên:
     who, when, from which group; revoked rather than deleted; `merged_at` once exported into

@@ -3,9 +3,10 @@
 Privacy: everything here returns question texts and counts, never who asked. Each logged
 question carries the org unit it was asked from (`unit_id`, found when it is logged) and, when
 the bot did not answer it, its group (`group_id`): questions with the same grouping key — the
-matcher's normalised, typo-snapped syllables without their order — share one group. Grouping
-happens once, when a question is logged, so a report is a GROUP BY over an indexed column and
-never compares questions pairwise.
+matcher's normalised, typo-snapped syllables without their order — share one group, and so do
+near-duplicates whose keys differ by one syllable (not a number). Grouping happens once, when a
+question is logged, by exact lookups on indexed keys, so a report is a GROUP BY over an indexed
+column and never compares questions pairwise.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Chat, OrgUnit, QuestionGroup, QuestionLog, RoleAssignment, utcnow
+from bot.db.models import (
+    Chat,
+    OrgUnit,
+    QuestionGroup,
+    QuestionGroupKey,
+    QuestionLog,
+    RoleAssignment,
+    utcnow,
+)
 from bot.services.orgs import path_under
 
 # QuestionLog.outcome values (bot.services.qa.Outcome) counted under each heading
@@ -29,6 +38,7 @@ UNKNOWN = ("unknown", "other_document")
 SMALL_TALK = ("small_talk",)
 GROUPED = ("suggested", "unknown")  # the questions a báo cáo viên can act on
 MAX_KEY = 500
+NEAR_MIN_TOKENS = 5  # a near-duplicate differs by one syllable from a key at least this long
 OPEN, ASSIGNED, OUT_OF_SCOPE, DRAFT = "open", "assigned", "out_of_scope", "draft"
 
 
@@ -39,20 +49,49 @@ def group_key(tokens: tuple[str, ...]) -> str:
     return " ".join(sorted(set(tokens)))[:MAX_KEY]
 
 
+def _near_keys(key: str) -> list[str]:
+    """The key with one syllable left out (never a number: "2030" and "2045" stay apart), for
+    keys long enough that one syllable is not the point of the question."""
+    tokens = key.split()
+    if len(tokens) <= NEAR_MIN_TOKENS:
+        return []
+    return [" ".join(tokens[:i] + tokens[i + 1:]) for i, t in enumerate(tokens)
+            if not t.isdigit()]
+
+
 async def group_for(session: AsyncSession, key: str, sample: str) -> QuestionGroup | None:
-    """The group with this key, created on first sight (two processes at once: one row)."""
+    """The group for a question's key: the group with this key; else an open group whose key
+    has one syllable more or one less (a near-duplicate: "mỗi xã có bao nhiêu cán bộ công nghệ"
+    and "xã có bao nhiêu cán bộ công nghệ"); else a new group (two processes at once: one row).
+    All exact lookups on indexed keys, at logging time."""
     if not key:
         return None
     group = await session.scalar(select(QuestionGroup).where(QuestionGroup.key == key))
     if group is not None:
         return group
+    near_keys = _near_keys(key)
+    if len(key.split()) >= NEAR_MIN_TOKENS:
+        longer = select(QuestionGroupKey.group_id).where(QuestionGroupKey.key == key)
+        shorter = select(QuestionGroup.id).where(QuestionGroup.key.in_(near_keys)) \
+            if near_keys else None
+        ids = longer if shorter is None else longer.union(shorter)
+        near = await session.scalar(
+            select(QuestionGroup).where(QuestionGroup.id.in_(ids), QuestionGroup.status == OPEN)
+            .order_by(QuestionGroup.id).limit(1))
+        if near is not None:
+            return near
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     await session.execute(
         insert(QuestionGroup).values(key=key, sample=sample[:500], status=OPEN, examples="",
                                      created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["key"])
     )
-    return await session.scalar(select(QuestionGroup).where(QuestionGroup.key == key))
+    group = await session.scalar(select(QuestionGroup).where(QuestionGroup.key == key))
+    if group is not None and near_keys:
+        await session.execute(
+            insert(QuestionGroupKey).values([{"key": k, "group_id": group.id} for k in near_keys])
+            .on_conflict_do_nothing(index_elements=["key"]))
+    return group
 
 
 async def place(session: AsyncSession, user_id: int | None, chat_id: int | None) -> int | None:

@@ -37,6 +37,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name="uq_question_groups_key"),
     )
     op.create_table(
+        "question_group_keys",
+        sa.Column("key", sa.String(512), nullable=False),
+        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["group_id"], ["question_groups.id"], ondelete="CASCADE",
+                                name="fk_question_group_keys_group_id_question_groups"),
+        sa.PrimaryKeyConstraint("key", name="pk_question_group_keys"),
+    )
+    op.create_index("ix_question_group_keys_group_id", "question_group_keys", ["group_id"])
+    op.create_table(
         "learned_phrasings",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("entry_id", sa.String(64), nullable=False),
@@ -92,4 +101,6 @@ def downgrade() -> None:
     op.drop_index("ix_learned_phrasings_revoked_at", table_name="learned_phrasings")
     op.drop_index("ix_learned_phrasings_entry_id", table_name="learned_phrasings")
     op.drop_table("learned_phrasings")
+    op.drop_index("ix_question_group_keys_group_id", table_name="question_group_keys")
+    op.drop_table("question_group_keys")
     op.drop_table("question_groups")
