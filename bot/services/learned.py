@@ -62,7 +62,8 @@ async def active(session: AsyncSession) -> Phrasings:
 
 
 # -- matchers --------------------------------------------------------------------------------------
-_CACHE: OrderedDict[tuple[int, frozenset[tuple[str, tuple[str, ...]]]], Matcher] = OrderedDict()
+_CACHE: OrderedDict[tuple[int, frozenset[tuple[str, tuple[str, ...]]]],
+                    tuple[Matcher, Matcher]] = OrderedDict()  # key -> (base, built)
 _CACHE_LOCK = threading.Lock()
 
 
@@ -82,12 +83,13 @@ def build_matcher(base: Matcher, phrasings: Phrasings) -> Matcher:
         return base
     key = (id(base), frozenset(phrasings.items()))
     with _CACHE_LOCK:
-        if key in _CACHE:
+        cached = _CACHE.get(key)
+        if cached is not None and cached[0] is base:
             _CACHE.move_to_end(key)
-            return _CACHE[key]
+            return cached[1]
     matcher = Matcher(with_phrasings(base.kb, phrasings), model=base.model)
     with _CACHE_LOCK:
-        _CACHE[key] = matcher
+        _CACHE[key] = (base, matcher)
         while len(_CACHE) > 2:
             _CACHE.popitem(last=False)
     return matcher
