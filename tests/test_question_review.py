@@ -209,3 +209,24 @@ async def test_near_duplicates_share_a_group_but_numbers_keep_questions_apart(ap
     # «mỗi xã…», «xã…» (twice, once without diacritics) and «mỗi phường…» (one syllable more
     # than «xã…» less «xã»: not one syllable away from any) — 2031 and 2032 stay apart
     assert sizes[-1] == 3 and sum(sizes) == 6
+
+
+async def test_a_phrasing_learned_in_one_process_is_used_by_another_at_once(app, database_url):
+    from bot.app import build_app
+    from tests.conftest import make_settings
+
+    await _setup(app)
+    other = await build_app(make_settings(database_url), migrate=False)
+    try:
+        await _ask(app, "m1", ELDERLY)
+        entry = app.qa.kb.entries[ELDERLY_ENTRY]
+        before = (await other.router.handle(_msg("m2", ELDERLY)))[0]
+        assert entry.answer[:40] not in before.text
+        [report] = await app.router.handle(_msg("r1", "/cauhoi"))
+        [detail] = await app.router.handle(_msg("r1", payload=_payload(report, "cq:g:")))
+        assign = next(b.payload for b in detail.flat_buttons() if b.payload.endswith(ELDERLY_ENTRY))
+        await app.router.handle(_msg("r1", payload=assign))
+        [after] = await other.router.handle(_msg("m2", ELDERLY))  # no restart
+        assert entry.answer[:40] in after.text
+    finally:
+        await other.close()
