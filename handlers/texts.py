@@ -20,7 +20,8 @@ HELP = (
     "là chưa có câu trả lời.\n\n"
     "Lệnh: /start — trang đầu · /help — hướng dẫn · /menu — danh mục · /toi — vai trò của tôi\n"
     "Bí thư: /daquantriet — xác nhận chi bộ đã quán triệt · /baocao — số liệu quán triệt\n"
-    "Đảng viên: /dahoc — báo mình đã học · Báo cáo viên: /thongbao, /dotquantriet"
+    "Đảng viên: /dahoc — báo mình đã học · Báo cáo viên: /thongbao, /dotquantriet, "
+    "/cauhoi — đảng viên hỏi gì"
 )
 HELP_GROUP_NOTE = (
     "\n\nTrong nhóm, tôi chỉ trả lời khi được gọi bằng lệnh, nhắc tên (@) "
