@@ -54,7 +54,8 @@ async def bump(session: AsyncSession) -> None:
 async def active(session: AsyncSession) -> Phrasings:
     rows = await session.execute(
         select(LearnedPhrasing.entry_id, LearnedPhrasing.text)
-        .where(LearnedPhrasing.revoked_at.is_(None)).order_by(LearnedPhrasing.id))
+        .where(LearnedPhrasing.revoked_at.is_(None), LearnedPhrasing.merged_at.is_(None))
+        .order_by(LearnedPhrasing.id))  # merged ones are in the content files now
     result: dict[str, list[str]] = {}
     for entry_id, text in rows.all():
         result.setdefault(entry_id, []).append(text)
@@ -238,6 +239,7 @@ async def mark_merged(session: AsyncSession, ids: list[int], now: datetime | Non
     if ids:
         await session.execute(update(LearnedPhrasing).where(LearnedPhrasing.id.in_(ids))
                               .values(merged_at=now or utcnow()))
+        await bump(session)
 
 
 def export_yaml(rows: list[LearnedPhrasing], kb: KnowledgeBase) -> dict[str, str]:
