@@ -70,18 +70,31 @@ def test_report_xlsx_csv_drafts_and_export(tmp_path: Path):
     proc = nqbot("questions", "drafts", tmp_path=tmp_path)
     assert proc.returncode == 0 and OTHER_COMMUNE in proc.stdout
 
+    async def committed_one() -> None:  # as if exported earlier and now in the content files
+        app = await build_app(make_settings(url))
+        try:
+            async with app.sessions() as s, s.begin():
+                s.add(LearnedPhrasing(entry_id="nq57-thong-tin-chung",
+                                      text=app.qa.kb.entries["nq57-thong-tin-chung"].question))
+        finally:
+            await app.close()
+
+    asyncio.run(committed_one())
     proc = nqbot("content", "export-learned", "--out", "learned", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert "1 cách hỏi đã có trong tệp nội dung" in proc.stdout
     [written] = list((tmp_path / "learned").glob("*.yaml"))
     data = yaml.safe_load(written.read_text(encoding="utf-8"))
     assert data == {ELDERLY_ENTRY: [ELDERLY]}
 
-    async def merged() -> list[object]:
+    async def merged() -> dict[str, bool]:
         app = await build_app(make_settings(url))
         try:
             async with app.sessions() as s:
-                return list((await s.scalars(select(LearnedPhrasing.merged_at))).all())
+                rows = (await s.execute(select(LearnedPhrasing.entry_id,
+                                               LearnedPhrasing.merged_at))).all()
+                return {entry_id: when is not None for entry_id, when in rows}
         finally:
             await app.close()
 
-    assert asyncio.run(merged()) == [None]  # not in the content files yet
+    assert asyncio.run(merged()) == {ELDERLY_ENTRY: False, "nq57-thong-tin-chung": True}
