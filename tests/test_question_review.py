@@ -161,17 +161,21 @@ async def test_learned_phrasing_that_would_steal_another_entrys_wording_is_refus
     assert group is not None
 
 
-async def test_retention_prunes_old_questions(app):
+async def test_retention_prunes_old_questions_in_the_hourly_job(app):
+    from scheduler.service import DeliveryService
+
     await _setup(app)
     await _ask(app, "m1", RICE)
+    await _ask(app, "m1", OTHER_COMMUNE)
     async with app.sessions() as s, s.begin():
-        row = await s.scalar(select(QuestionLog))
-        row.created_at = utcnow() - timedelta(days=400)
-    async with app.sessions() as s, s.begin():
-        assert await question_stats.prune(s, 365) == 1
+        row = await s.scalar(select(QuestionLog).where(QuestionLog.text == RICE))
+        row.created_at = utcnow() - timedelta(days=app.settings.question_log_keep_days + 1)
+    service = DeliveryService(app, {})
+    await service.tick()  # the hourly clean-up runs on the first tick
     async with app.sessions() as s:
-        assert await s.scalar(select(func.count()).select_from(QuestionLog)) == 0
-        assert await s.scalar(select(func.count()).select_from(QuestionGroup)) == 0
+        assert (await s.scalars(select(QuestionLog.text))).all() == [OTHER_COMMUNE]
+        # the emptied group went with it; the other one stays
+        assert await s.scalar(select(func.count()).select_from(QuestionGroup)) == 1
 
 
 async def test_assign_refused_when_another_entrys_phrasing_would_be_answered_differently(app):
