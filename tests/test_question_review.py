@@ -234,3 +234,22 @@ async def test_a_phrasing_learned_in_one_process_is_used_by_another_at_once(app,
         assert entry.answer[:40] in after.text
     finally:
         await other.close()
+
+
+async def test_groups_are_paged_largest_first_and_never_name_who_asked(app):
+    await _setup(app)
+    far = ["giá lúa hôm nay bao nhiêu", "thời tiết ngày mai thế nào",
+           "đội bóng nào vô địch năm nay", "cách nấu phở bò cho ngon",
+           "mua xe máy cũ ở đâu rẻ", "lịch cắt điện tuần này ra sao", "giá vàng sáng nay thế nào"]
+    for n, text in enumerate(far):
+        for _ in range(1 + (n == 6) * 2):  # the last one asked three times: the largest group
+            await _ask(app, "m1", text)
+    [page1] = await app.router.handle(_msg("r1", "/cauhoi"))
+    assert "trang 1/2" in page1.text and "m1" not in page1.text
+    lines = [line for line in page1.text.splitlines() if line[:2] in {f"{i}." for i in range(10)}]
+    assert lines[0].startswith("1. (3 lần)") and "giá vàng" in lines[0]
+    assert len([b for b in page1.flat_buttons() if b.payload.startswith("cq:g:")]) == 5
+    [page2] = await app.router.handle(_msg("r1", payload=_payload(page1, "cq:p:7:2")))
+    assert "trang 2/2" in page2.text
+    assert len([b for b in page2.flat_buttons() if b.payload.startswith("cq:g:")]) == 2
+    assert any(b.payload == "cq:p:7:1" for b in page2.flat_buttons())
