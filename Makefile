@@ -30,7 +30,10 @@ chat: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+## Benchmarks (figures in benchmarks/README.md): the bench extra when pyproject.toml has one.
 bench: $(STAMP)
+	@if grep -q '^bench *= *\[' pyproject.toml; then \
+		$(BIN)/python -m pip install --quiet -e '.[dev,bench]'; fi
 	$(BIN)/python benchmarks/qa_eval.py
 
 clean:

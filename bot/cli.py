@@ -10,10 +10,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.cli_common import (
+    EXIT_BUSY,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_FOUND,
+    EXIT_USER,
+)
+from bot.cli_common import with_session as _with_session
+from bot.cli_org import DEMO_ORG_CSV as DEMO_ORG_CSV  # benchmarks import it from here
 from bot.config import Settings, get_settings
 
 log = logging.getLogger("nqbot")
-DEMO_ORG_CSV = Path(__file__).resolve().parent.parent / "content" / "demo" / "org_demo.csv"
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -34,16 +41,54 @@ def _reconfigure_stdio() -> None:
 
 
 # -- commands ----------------------------------------------------------------------------------
-async def _cmd_chat(settings: Settings) -> int:
+async def _cmd_chat(settings: Settings, persona: str | None = None) -> int:
     from bot.app import build_app
     from bot.channels.console import ConsoleChat
+    from bot.services.demo import PERSONAS
 
     app = await build_app(settings)
+    stop = asyncio.Event()
+    delivery = await _demo_delivery(app, stop)
     try:
-        await ConsoleChat(app.router, max_chars=settings.console_max_reply_chars).run()
+        who = PERSONAS.get(persona or "")
+        chat = ConsoleChat(app.router, max_chars=settings.console_max_reply_chars,
+                           user_id=who.user_id if who else None,
+                           user_name=who.name if who else None)
+        await chat.run()
     finally:
+        stop.set()
+        if delivery is not None:
+            service, task = delivery
+            await asyncio.wait_for(task, 10)
+            try:  # what was created just before leaving is still written to the outbox
+                await asyncio.wait_for(_deliver_now(service), 15)
+            except Exception:
+                log.warning("demo deliveries left pending: nqbot broadcast deliver sends them")
         await app.close()
     return 0
+
+
+async def _deliver_now(service) -> None:  # type: ignore[no-untyped-def]
+    await service.tick()
+    await asyncio.gather(*(d.drain() for d in service.dispatchers.values()))
+
+
+async def _demo_delivery(app, stop: asyncio.Event):  # type: ignore[no-untyped-def]
+    """While chatting on the terminal, deliver to the demo's groups (the outbox file), unless a
+    running bot already does."""
+    from scheduler.dispatcher import DispatcherBusy
+    from scheduler.service import DeliveryService, build_senders, has_demo_chats
+
+    if not await has_demo_chats(app):
+        return None
+    service = DeliveryService(app, build_senders(app, demo=True))
+    try:
+        await service.refuse_second_process()
+    except DispatcherBusy:
+        return None
+    app.router.on_broadcast_created = service.poke
+    logging.getLogger("scheduler").setLevel(logging.WARNING)  # no log lines in the chat
+    return service, asyncio.create_task(service.run(stop))
 
 
 async def _cmd_run(settings: Settings) -> int:
@@ -77,9 +122,9 @@ async def _cmd_run(settings: Settings) -> int:
             if channel.webhook:
                 channel.mount(web)
         web.add_files(app.files.handler())
-        from scheduler.service import DeliveryService, build_senders
+        from scheduler.service import DeliveryService, build_senders, has_demo_chats
 
-        delivery = DeliveryService(app, build_senders(app))
+        delivery = DeliveryService(app, build_senders(app, demo=await has_demo_chats(app)))
         from scheduler.dispatcher import DispatcherBusy
         from scheduler.lease import describe_holder
 
@@ -92,7 +137,7 @@ async def _cmd_run(settings: Settings) -> int:
                       "dừng tiến trình kia trước, hoặc dùng PostgreSQL (DATABASE_URL="
                       "postgresql+asyncpg://…) để chạy nhiều tiến trình.",
                       describe_holder(exc.holder), exc.channel)
-            return 2
+            return EXIT_BUSY
         app.router.on_broadcast_created = delivery.poke
         state.dispatchers.update(delivery.dispatchers)
         health, metrics = endpoints(app.engine, app.sessions, state)
@@ -148,74 +193,6 @@ async def _cmd_db_current(settings: Settings) -> int:
     return 0
 
 
-async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
-    """Open the database (migrating it first), run `work(session)` in one transaction."""
-    from bot.db.engine import create_engine, session_factory
-    from bot.db.migrate import upgrade
-
-    engine = create_engine(settings)
-    try:
-        await upgrade(engine)
-        async with session_factory(engine)() as session, session.begin():
-            return await work(session)
-    finally:
-        await engine.dispose()
-
-
-async def _cmd_org(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.services import orgs
-
-    if args.org_command == "import":
-        try:
-            text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            print(f"LỖI: không đọc được tệp {args.file}: {exc}", file=sys.stderr)
-            return 2
-        try:
-            rows = orgs.parse_csv(text)
-            report = await _with_session(settings, lambda s: orgs.import_units(s, rows))
-        except orgs.OrgImportError as exc:
-            print("Không nhập gì vì tệp có lỗi:", file=sys.stderr)
-            for problem in exc.problems:
-                print(f"  {problem}", file=sys.stderr)
-            return 1
-        print(f"Đã nhập: {report.created} đơn vị mới, {report.updated} cập nhật, "
-              f"{report.unchanged} không đổi.")
-        return 0
-    if args.org_command == "demo":
-        from sqlalchemy import func, select
-
-        from bot.db.models import OrgUnit
-
-        text = await asyncio.to_thread(DEMO_ORG_CSV.read_text, encoding="utf-8")
-
-        async def load_if_empty(session):  # type: ignore[no-untyped-def]
-            if await session.scalar(select(func.count()).select_from(OrgUnit)):
-                return None
-            return await orgs.import_units(session, orgs.parse_csv(text))
-
-        report = await _with_session(settings, load_if_empty)
-        if report is None:
-            print("Cây tổ chức đã có dữ liệu: không nạp cây mẫu.")
-        else:
-            print(f"Đã nạp cây tổ chức mẫu: {report.created} đơn vị (xem: nqbot org tree).")
-        return 0
-    if args.org_command == "export":
-        text = await _with_session(settings, orgs.export_csv)
-        if args.output:
-            await asyncio.to_thread(Path(args.output).write_text, text, encoding="utf-8")
-        else:
-            sys.stdout.write(text)
-        return 0
-    try:
-        tree = await _with_session(settings, lambda s: orgs.render_tree(s, args.code))
-    except LookupError as exc:
-        print(f"LỖI: {exc}", file=sys.stderr)
-        return 1
-    print(tree or "Chưa có đơn vị nào. Nhập bằng: nqbot org import TỆP.csv")
-    return 0
-
-
 async def _cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services.people import upsert_user
     from bot.services.roles import Role, grant
@@ -239,7 +216,7 @@ async def _cmd_invite_create(settings: Settings, args: argparse.Namespace) -> in
         role = Role(args.role)
     except ValueError as exc:
         print(f"LỖI: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USER
 
     async def work(session):  # type: ignore[no-untyped-def]
         unit = await orgs.get_unit(session, args.org)
@@ -252,10 +229,10 @@ async def _cmd_invite_create(settings: Settings, args: argparse.Namespace) -> in
         invite, unit = await _with_session(settings, work)
     except ValueError as exc:
         print(f"LỖI: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USER
     if invite is None:
         print(f"LỖI: không có đơn vị mã {args.org}", file=sys.stderr)
-        return 1
+        return EXIT_NOT_FOUND
     link = deep_link(settings.telegram_bot_username, invite.code)
     expires_local = invite.expires_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
     if args.json:
@@ -273,60 +250,74 @@ async def _cmd_invite_create(settings: Settings, args: argparse.Namespace) -> in
 
 def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_qa
-    from bot.channels.console import render
     from handlers.qa import render_result
 
     if args.file:
         lines = _question_file(args.file)
-        if lines is None:
-            return 2
+        if isinstance(lines, int):
+            return lines
     elif args.question is not None:
         lines = [args.question]
     else:
         print("Hãy nhập câu hỏi, ví dụ: nqbot ask \"nq57 mục tiêu 2030 là gì\"", file=sys.stderr)
         return 2
     service = build_qa(settings)
-    for line in lines:
-        if args.file and not line.strip():
-            continue
-        result = service.evaluate(line)
-        if args.json:
-            payload = _json_result(service, result)
-            print(json.dumps(payload, ensure_ascii=False))
+    for line in lines:  # one answer per line: a blank line gets status "empty"
+        if not line.strip():
+            if args.json:
+                print(json.dumps(EMPTY_RESULT, ensure_ascii=False))
+            else:
+                print("(dòng trống)")
         else:
-            text, _ = render(render_result(service, result), settings.console_max_reply_chars)
-            print(text)
-            if args.file:
-                print("-" * 40)
+            result = service.evaluate(line)
+            if args.json:
+                print(json.dumps(_json_result(service, result), ensure_ascii=False))
+            else:
+                print(_plain(render_result(service, result), settings.console_max_reply_chars))
+        if args.file and not args.json:
+            print("-" * 40)
     return 0
 
 
-def _question_file(path: str) -> list[str] | None:
-    """The lines of a UTF-8 text file (a BOM is fine), or None after saying why it cannot be
-    read: which file, and for another encoding, the line of the first byte that is not UTF-8."""
+def _question_file(path: str) -> list[str] | int:
+    """The lines of a UTF-8 text file (a BOM is fine), or the exit code after saying why it
+    cannot be read: which file, and for another encoding, the line of the first byte that is
+    not UTF-8."""
     from bot.cli_common import fail
 
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        fail(f"không có tệp {path}.")
-        return None
+        return fail(f"không có tệp {path}.", EXIT_NOT_FOUND)
     except IsADirectoryError:
-        fail(f"{path} là thư mục, không phải tệp.")
-        return None
+        return fail(f"{path} là thư mục, không phải tệp.")
     except PermissionError:
-        fail(f"không có quyền đọc tệp {path}.")
-        return None
+        return fail(f"không có quyền đọc tệp {path}.")
     except OSError as exc:
-        fail(f"không đọc được tệp {path} ({exc.strerror or exc}).")
-        return None
+        return fail(f"không đọc được tệp {path} ({exc.strerror or exc}).")
     try:
         return data.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
-        fail(f"tệp {path} không phải văn bản UTF-8 (lỗi mã hóa ở dòng {line}). Hãy lưu lại tệp "
-             "với mã hóa UTF-8 (trong Notepad/Excel: «Lưu thành» → UTF-8) rồi chạy lại.")
-        return None
+        return fail(f"tệp {path} không phải văn bản UTF-8 (lỗi mã hóa ở dòng {line}). Hãy lưu "
+                    "lại tệp với mã hóa UTF-8 (trong Notepad/Excel: «Lưu thành» → UTF-8) rồi "
+                    "chạy lại.")
+
+
+EMPTY_RESULT = {"status": "empty", "answer": None, "entry_id": None, "source": None,
+                "score": 0.0, "suggestions": [], "reason": "empty"}
+
+
+def _plain(reply, max_chars: int) -> str:  # type: ignore[no-untyped-def]
+    """A reply for `nqbot ask`: the suggestions listed, without the "(Gõ số …)" hint nor the
+    menu button, which a one-shot command cannot act on."""
+    from handlers.render import split_text
+    from handlers.texts import MENU_BUTTON
+
+    text = "\n\n".join(split_text(reply.text, max_chars))
+    labels = [b.label for b in reply.flat_buttons() if b.label != MENU_BUTTON]
+    options = "\n".join(f"{i}. {label}" for i, label in enumerate(labels, start=1))
+    return f"{text}\n\n{options}" if options else text
 
 
 def _json_result(service, result) -> dict:  # type: ignore[no-untyped-def]
@@ -360,13 +351,26 @@ def _cmd_content_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _cmd_content_calibrate() -> int:
+def _cmd_content_calibrate(output: str | None = None) -> int:
+    """Calibrate and write the model. The fit depends on the order Python iterates sets and
+    dicts of strings, which depends on the hash seed: the command runs itself again with a
+    fixed seed, so unchanged content gives a byte-identical model file."""
+    import os
+
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        argv = [sys.executable, "-m", "bot", "content", "calibrate"]
+        argv += ["--output", output] if output else []
+        sys.stdout.flush()
+        os.execve(sys.executable, argv, {**os.environ, "PYTHONHASHSEED": "0"})
     from content.calibrate import calibrate, write_model
     from content.kb import load_kb
 
     kb = load_kb()
     model = calibrate(kb)
-    write_model(model)
+    if output:
+        write_model(model, Path(output))
+    else:
+        write_model(model)
     stats = model["stats"]
     print(
         f"Đã hiệu chỉnh cho {kb.version}: ngưỡng trả lời {model['tau_answer']}, "
@@ -381,10 +385,16 @@ def _cmd_content_calibrate() -> int:
 
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nqbot", description="Trợ lý Nghị quyết")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from bot.cli_parser import VietnameseParser
+
+    parser = VietnameseParser(prog="nqbot", description="Trợ lý Nghị quyết")
+    sub = parser.add_subparsers(dest="command", required=True, title="lệnh",
+                                metavar="LỆNH")
     sub.add_parser("run", help="chạy bot (terminal khi chưa có token)")
-    sub.add_parser("chat", help="trò chuyện với bot trên terminal")
+    chat = sub.add_parser("chat", help="trò chuyện với bot trên terminal")
+    chat.add_argument("--as", dest="persona", choices=["baocaovien", "bithuxa", "bithu",
+                                                       "dangvien"],
+                      help="đóng vai người dùng mẫu (sau `nqbot org demo`)")
     ask = sub.add_parser("ask", help="hỏi một câu và in câu trả lời")
     ask.add_argument("question", nargs="?")
     ask.add_argument("--json", action="store_true", help="in kết quả dạng JSON")
@@ -400,18 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
     content_sub = content.add_subparsers(dest="content_command", required=True)
     check = content_sub.add_parser("check", help="kiểm tra nội dung")
     check.add_argument("--quick", action="store_true", help="bỏ qua kiểm tra tìm kiếm")
-    content_sub.add_parser("calibrate", help="hiệu chỉnh ngưỡng trả lời")
-    org = sub.add_parser("org", help="cây tổ chức đảng")
-    org_sub = org.add_subparsers(dest="org_command", required=True)
-    org_import = org_sub.add_parser(
-        "import", help="nhập từ CSV: code,name,level,parent_code,members"
-    )
-    org_import.add_argument("file")
-    org_export = org_sub.add_parser("export", help="xuất ra CSV")
-    org_export.add_argument("-o", "--output")
-    org_sub.add_parser("demo", help="nạp cây tổ chức mẫu nếu cơ sở dữ liệu chưa có đơn vị nào")
-    org_tree = org_sub.add_parser("tree", help="in cây tổ chức")
-    org_tree.add_argument("code", nargs="?")
+    calibrate = content_sub.add_parser("calibrate", help="hiệu chỉnh ngưỡng trả lời")
+    calibrate.add_argument("-o", "--output", help="ghi mô hình vào tệp này (mặc định: "
+                                                  "content/calibration/model.yaml)")
+    from bot import cli_org
+
+    cli_org.add_parser(sub)
     admin = sub.add_parser("admin", help="quản trị viên")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     admin_add = admin_sub.add_parser("add", help="cấp quyền quản trị")
@@ -450,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _setup_logging(settings)
         return _dispatch(settings, args)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except SystemExit:  # argparse: usage or --help, already printed
         raise
     except BaseException as exc:  # the last word of the process
@@ -464,7 +468,7 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "run":
         return asyncio.run(_cmd_run(settings))
     if args.command == "chat":
-        return asyncio.run(_cmd_chat(settings))
+        return asyncio.run(_cmd_chat(settings, args.persona))
     if args.command == "ask":
         return _cmd_ask(settings, args)
     if args.command == "db":
@@ -480,7 +484,9 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "invite":
         return asyncio.run(_cmd_invite_create(settings, args))
     if args.command == "org":
-        return asyncio.run(_cmd_org(settings, args))
+        from bot import cli_org
+
+        return asyncio.run(cli_org.run(settings, args))
     if args.command == "broadcast":
         from bot import cli_broadcast
 
@@ -496,5 +502,5 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "content":
         if args.content_command == "check":
             return _cmd_content_check(args)
-        return _cmd_content_calibrate()
+        return _cmd_content_calibrate(args.output)
     return 2

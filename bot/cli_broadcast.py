@@ -10,7 +10,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from bot.cli_common import fail
+from bot.cli_common import EXIT_BUSY, EXIT_NOT_FOUND, EXIT_USAGE, fail
 from bot.config import Settings
 from bot.db.models import utcnow
 
@@ -144,7 +144,7 @@ async def _show(app, broadcast_id: int) -> int:  # type: ignore[no-untyped-def]
     async with app.sessions() as session:
         broadcast = await session.get(Broadcast, broadcast_id)
         if broadcast is None:
-            return fail(f"không có thông báo số {broadcast_id}")
+            return fail(f"không có thông báo số {broadcast_id}", EXIT_NOT_FOUND)
         print(summaries.details(broadcast, tz))
         for run in await broadcasts.latest_runs(session, broadcast_id, limit=5):
             if run.status == "missed":
@@ -175,11 +175,12 @@ async def _change(app, broadcast_id: int, action: str) -> int:  # type: ignore[n
 async def _deliver(app) -> int:  # type: ignore[no-untyped-def]
     """Fire what is due and send every message that can go now, then exit (cron jobs, tests,
     recovering after an outage without starting the chat channels)."""
-    from scheduler.service import DeliveryService, build_senders
+    from scheduler.service import DeliveryService, build_senders, has_demo_chats
 
-    senders = build_senders(app)
+    senders = build_senders(app, demo=await has_demo_chats(app))
     if not senders:
-        return fail("chưa cấu hình TELEGRAM_BOT_TOKEN hoặc ZALO_BOT_TOKEN")
+        return fail("chưa cấu hình TELEGRAM_BOT_TOKEN hoặc ZALO_BOT_TOKEN (hoặc nạp dữ liệu "
+                    "mẫu: nqbot org demo)", EXIT_USAGE)
     service = DeliveryService(app, senders)
     for sender in senders.values():
         await sender.start()
@@ -190,7 +191,7 @@ async def _deliver(app) -> int:  # type: ignore[no-untyped-def]
         await asyncio.gather(*(d.drain() for d in service.dispatchers.values()))
     except DispatcherBusy as exc:
         return fail(f"một tiến trình khác (bot đang chạy) đang gửi thông báo trên {exc.channel}; "
-                     "nó sẽ tự gửi những gì đến hạn, không cần chạy lệnh này")
+                     "nó sẽ tự gửi những gì đến hạn, không cần chạy lệnh này", EXIT_BUSY)
     finally:
         for sender in senders.values():
             await sender.close()

@@ -10,7 +10,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from bot.cli_common import fail
+from bot.cli_common import EXIT_NOT_FOUND, fail
 from bot.config import Settings
 from bot.db.models import utcnow
 
@@ -98,7 +98,8 @@ async def _create(app, args: argparse.Namespace) -> int:  # type: ignore[no-unty
         return 0
     print(f"Đã mở đợt quán triệt {_line(campaign, scope)}")
     print(f"Tài liệu: {_document(app, campaign.document)}")
-    print(f"Số chi bộ trong phạm vi: {total.cells} ({total.members} đảng viên)")
+    print(f"Số chi bộ trong phạm vi: {total.cells}; đảng viên theo danh sách các chi bộ: "
+          f"{total.members} (báo cáo tính theo số chi bộ khai khi xác nhận)")
     return 0
 
 
@@ -126,7 +127,7 @@ async def _show(app, campaign_id: int) -> int:  # type: ignore[no-untyped-def]
     async with app.sessions() as session:
         campaign = await session.get(Campaign, campaign_id)
         if campaign is None:
-            return fail(f"không có đợt quán triệt số {campaign_id}")
+            return fail(f"không có đợt quán triệt số {campaign_id}", EXIT_NOT_FOUND)
         scope = await session.get(OrgUnit, campaign.scope_unit_id)
         data = await gather(session, campaign, scope, now=utcnow(),
                             max_laggards=settings.report_max_laggards)
@@ -166,14 +167,14 @@ async def _report(app, args: argparse.Namespace) -> int:  # type: ignore[no-unty
     async with app.sessions() as session:
         campaign = await session.get(Campaign, args.campaign)
         if campaign is None:
-            return fail(f"không có đợt quán triệt số {args.campaign}")
+            return fail(f"không có đợt quán triệt số {args.campaign}", EXIT_NOT_FOUND)
         scope = await session.get(OrgUnit, campaign.scope_unit_id)
         assert scope is not None
         root = scope
         if args.org:
             root = await orgs.get_unit(session, args.org.strip())
             if root is None:
-                return fail(f"không có đơn vị mã {args.org}")
+                return fail(f"không có đơn vị mã {args.org}", EXIT_NOT_FOUND)
             if cell_prefix(scope, root) is None:
                 return fail(f"{root.name} ({root.code}) không thuộc phạm vi đợt "
                              f"#{campaign.id} ({scope.name})")

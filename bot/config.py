@@ -25,7 +25,10 @@ def _int_list(value: object, message: str) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # `.env` of the project, then of the current directory (which wins); the environment wins
+    # over both
+    model_config = SettingsConfigDict(env_file=(PROJECT_ROOT / ".env", ".env"),
+                                      env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = Field(
         default=f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'nqbot.sqlite3'}",
@@ -118,6 +121,8 @@ class Settings(BaseSettings):
     # Q&A behaviour
     max_question_chars: int = 500
     console_max_reply_chars: int = 3500
+    # deliveries to the demo's console groups and people (no bot token needed) are written here
+    demo_outbox_file: str = str(PROJECT_ROOT / "data" / "demo-outbox.log")
     browse_page_size: int = 6
 
     @field_validator("admin_telegram_ids", mode="before")

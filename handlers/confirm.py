@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from bot.db.models import Campaign, OrgUnit
+from sqlalchemy import or_, select
+
+from bot.db.models import Campaign, Confirmation, OrgUnit
 from bot.services import orgs
 from bot.services.campaigns import fmt, local_today, open_campaigns
 from bot.services.confirmations import (
@@ -50,7 +52,8 @@ if TYPE_CHECKING:
     from handlers.router import Context
 
 KIND = "confirm"
-MAX_CHOICES = 6
+MAX_CHOICES = 8  # buttons offered to choose a chi bộ (and campaign)
+MAX_OFFERED = 50  # chi bộ of a secretary above looked at before asking for a code
 CHATTER_WORDS = 6  # a longer typed message that does not parse is a question, not an answer
 QUESTION_WORDS = {"chua", "khong", "nao", "gi", "sao"}
 
@@ -173,10 +176,11 @@ async def _cells(ctx: Context) -> list[OrgUnit] | Reply:
                 return Reply(texts.CF_NOT_ALLOWED.format(cell=linked.name))
             return [linked]
     own = await own_cells(ctx.session, ctx.user)
+    if ctx.incoming.chat_kind is ChatKind.PRIVATE and await _acts_above(ctx):
+        below = await _cells_below(ctx)  # a secretary above: the chi bộ of their subtree
+        return own + [c for c in below if c.id not in {o.id for o in own}]
     if own:
         return own
-    if ctx.incoming.chat_kind is ChatKind.PRIVATE and await _acts_above(ctx):
-        return []
     if ctx.incoming.chat_kind is ChatKind.GROUP:
         return Reply(texts.CF_NO_CELL_GROUP)
     return Reply(texts.CF_NO_CELL)
@@ -196,6 +200,20 @@ async def _unit(ctx: Context, code: str) -> OrgUnit | None:
     code = code.strip()
     return await orgs.get_unit(ctx.session, code) or await orgs.get_unit(ctx.session,
                                                                          code.upper())
+
+
+async def _cells_below(ctx: Context) -> list[OrgUnit]:
+    """The chi bộ under the units where the user is secretary above a chi bộ (admins: none
+    listed, they type the code: the whole tree is too many to offer)."""
+    roots = [unit for role, unit in await roles_of(ctx.session, ctx.user)
+             if role is Role.SECRETARY and unit is not None and unit.level != CELL_LEVEL]
+    if not roots:
+        return []
+    rows = await ctx.session.scalars(
+        select(OrgUnit).where(OrgUnit.level == CELL_LEVEL,
+                              or_(*[orgs.path_under(u.path) for u in roots]))
+        .order_by(OrgUnit.path).limit(MAX_OFFERED + 1))
+    return list(rows.all())
 
 
 async def _acts_above(ctx: Context) -> bool:
@@ -228,8 +246,18 @@ async def _pairs(ctx: Context, campaign: Campaign | None, cells: list[OrgUnit],
                          else texts.CF_NONE_OPEN_ANY)
     if len(pairs) == 1:
         return await _begin(ctx, *pairs[0], prefill)
+    if len(pairs) > MAX_CHOICES:  # offer the chi bộ that have not confirmed yet
+        confirmed = set((await ctx.session.execute(
+            select(Confirmation.campaign_id, Confirmation.unit_id).where(
+                Confirmation.campaign_id.in_({c.id for c, _ in pairs}),
+                Confirmation.unit_id.in_({u.id for _, u in pairs})))).tuples().all())
+        pairs = [(c, u) for c, u in pairs if (c.id, u.id) not in confirmed] or pairs
+    if len(pairs) > MAX_CHOICES:  # still too many to press: the code is typed
+        await _save(ctx, Dialog("cell", campaign=campaign.id if campaign else None,
+                                prefill=prefill))
+        return _cancellable(texts.CF_ASK_CELL)
     choices = [[c.id, u.code] for c, u in pairs
-               if payloads.fits(payloads.confirm_choice(c.id, u.code))][:MAX_CHOICES]
+               if payloads.fits(payloads.confirm_choice(c.id, u.code))]
     dialog = Dialog("pick", prefill=prefill, choices=choices)
     await _save(ctx, dialog)
     return await _prompt(ctx, dialog)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from handlers.texts import NUMBERED_WORDING, OPTIONS_HINT_ONE
+
 _SENTENCE_END = re.compile(r"(?<=[.!?…;:])\s+")
 
 
@@ -71,5 +73,9 @@ def numbered(text: str, labels: list[str], hint: str) -> str:
     """A reply's text with its buttons as numbered options, for channels without buttons."""
     if not labels:
         return text
+    for pressed, typed in NUMBERED_WORDING:
+        text = text.replace(pressed, typed)
+    if len(labels) == 1:
+        hint = OPTIONS_HINT_ONE.get(hint, hint)
     options = "\n".join(f"{i}. {label}" for i, label in enumerate(labels, start=1))
     return f"{text}\n\n{options}\n{hint.format(n=len(labels))}"

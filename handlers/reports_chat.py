@@ -67,7 +67,7 @@ async def _show(ctx: Context, campaign_id: int, code: str) -> Reply:
     found = await _target(ctx, campaign_id, code)
     if isinstance(found, Reply):
         return found
-    campaign, root, top = found
+    campaign, root, top, several = found
     data = await gather(ctx.session, campaign, root, now=ctx.now,
                         max_laggards=ctx.report_laggards)
     text = render_report(campaign, data.total, data.children, data.laggard_count,
@@ -80,11 +80,11 @@ async def _show(ctx: Context, campaign_id: int, code: str) -> Reply:
                 names=", ".join(missing[:ctx.report_laggards]))
         elif registered:
             text += "\n" + texts.RP_ALL_STUDIED.format(registered=registered)
-    return Reply(text, _buttons(campaign, root, top, data))
+    return Reply(text, _buttons(campaign, root, top, data, several))
 
 
-def _buttons(campaign: Campaign, root: OrgUnit, top: OrgUnit, data: ReportData
-             ) -> list[list[Button]]:
+def _buttons(campaign: Campaign, root: OrgUnit, top: OrgUnit, data: ReportData,
+             several: bool = False) -> list[list[Button]]:
     rows = []
     for child in data.children:
         payload = payloads.report(campaign.id, child.code)
@@ -95,7 +95,7 @@ def _buttons(campaign: Campaign, root: OrgUnit, top: OrgUnit, data: ReportData
              Button(texts.RP_XLSX_BUTTON, payloads.report(campaign.id, root.code, "xlsx"))]
     if all(payloads.fits(b.payload) for b in files):
         rows.append(files)
-    if root.id != top.id:
+    if root.id != top.id or several:
         rows.append([Button(texts.RP_BACK_BUTTON, payloads.report(campaign.id))])
     return rows
 
@@ -104,7 +104,7 @@ async def _file(ctx: Context, op: str, campaign_id: int, code: str) -> Reply:
     found = await _target(ctx, campaign_id, code)
     if isinstance(found, Reply):
         return found
-    campaign, root, _ = found
+    campaign, root, _, _ = found
     try:
         if op == "chart":
             from bot.reports.chart import build_png
@@ -129,32 +129,44 @@ async def _file(ctx: Context, op: str, campaign_id: int, code: str) -> Reply:
 
 
 async def _target(ctx: Context, campaign_id: int, code: str
-                  ) -> tuple[Campaign, OrgUnit, OrgUnit] | Reply:
-    """The campaign, the unit to report on (checked: inside the user's subtree) and the
-    user's top unit for this campaign."""
+                  ) -> tuple[Campaign, OrgUnit, OrgUnit, bool] | Reply:
+    """The campaign, the unit to report on (checked: inside the user's subtree), the user's
+    top unit for it and whether the user has several (a secretary of two chi bộ: without a
+    unit, they choose)."""
     campaign = await ctx.session.get(Campaign, campaign_id)
     scope = await ctx.session.get(OrgUnit, campaign.scope_unit_id) if campaign else None
-    top = _top(await _scopes(ctx), scope) if scope is not None else None
-    if campaign is None or scope is None or top is None:
+    tops = _tops(await _scopes(ctx), scope) if scope is not None else []
+    if campaign is None or scope is None or not tops:
         return Reply(texts.RP_NOT_FOUND.format(id=campaign_id))
+    several = len(tops) > 1
     if not code:
-        return campaign, top, top
+        if several:
+            rows = [[Button(shorten(f"{u.name} ({u.code})", BUTTON_LABEL_CHARS),
+                            payloads.report(campaign.id, u.code))]
+                    for u in tops[:MAX_CAMPAIGN_BUTTONS]
+                    if payloads.fits(payloads.report(campaign.id, u.code))]
+            return Reply(texts.RP_PICK_UNIT.format(title=campaign.title), rows)
+        return campaign, tops[0], tops[0], False
     unit = await orgs.get_unit(ctx.session, code)
     if unit is None or cell_prefix(scope, unit) is None or not await holds_over(
             ctx.session, ctx.user, REPORTERS, unit):
         return Reply(texts.RP_OUTSIDE)
-    return campaign, unit, top
+    top = next((t for t in tops if unit.path.startswith(t.path)), unit)
+    return campaign, unit, top, several
 
 
-def _top(scopes: list[OrgUnit | None], scope: OrgUnit) -> OrgUnit | None:
-    """The widest unit both in the campaign and in one of the user's subtrees."""
-    candidates = []
+def _tops(scopes: list[OrgUnit | None], scope: OrgUnit) -> list[OrgUnit]:
+    """The widest units both in the campaign and in the user's subtrees: one for most people,
+    several for a secretary of two chi bộ (or of units in two branches)."""
+    candidates: dict[int, OrgUnit] = {}
     for unit in scopes:
         if unit is None or scope.path.startswith(unit.path):
-            candidates.append(scope)
+            candidates[scope.id] = scope
         elif unit.path.startswith(scope.path):
-            candidates.append(unit)
-    return min(candidates, key=lambda u: (u.depth, u.path)) if candidates else None
+            candidates[unit.id] = unit
+    widest = [u for u in candidates.values()
+              if not any(o.id != u.id and u.path.startswith(o.path) for o in candidates.values())]
+    return sorted(widest, key=lambda u: u.path)
 
 
 async def _scopes(ctx: Context) -> list[OrgUnit | None]:

@@ -10,6 +10,7 @@ GREETING = (
     "• Hoặc bấm một nút dưới đây để xem theo chủ đề."
 )
 GREETING_NO_NAME = "đồng chí"
+RP_PICK_UNIT = "«{title}»: đồng chí phụ trách nhiều đơn vị. Chọn đơn vị để xem báo cáo:"
 
 HELP = (
     "Cách dùng Trợ lý Nghị quyết:\n"
@@ -130,6 +131,21 @@ INVITE_CREATED = (
 
 OPTIONS_HINT = "(Gõ số từ 1 đến {n} để chọn, hoặc gõ câu hỏi.)"
 OPTIONS_HINT_GROUP = "(Trả lời tin này hoặc nhắc tên bot kèm số 1 đến {n} để chọn.)"
+OPTIONS_HINT_ONE = {  # the same hints when there is a single option
+    OPTIONS_HINT: "(Gõ số 1 để chọn, hoặc gõ câu hỏi.)",
+    OPTIONS_HINT_GROUP: "(Trả lời tin này hoặc nhắc tên bot kèm số 1 để chọn.)",
+}
+# Where buttons become numbered options (Zalo, the terminal), "bấm" (press) becomes "gõ số".
+NUMBERED_WORDING = (
+    ("Hoặc bấm một nút dưới đây", "Hoặc gõ số của một mục dưới đây"),
+    ("bấm một nút bên dưới", "gõ số của một mục bên dưới"),
+    ("bấm một nút ở trên, hoặc bấm «Huỷ»", "gõ số của một mục ở trên, hoặc gõ /huy"),
+    ("Bấm một nút, hoặc", "Gõ số của một mục, hoặc"),
+    ("Bấm một đơn vị, hoặc", "Gõ số của một đơn vị, hoặc"),
+    ("bấm một đơn vị hoặc", "gõ số của một đơn vị hoặc"),
+    ("Bấm «Hôm nay»", "Gõ 1 (hôm nay)"),
+    ("Bấm nút dưới đây", "Gõ số 1 dưới đây"),
+)
 STALE_OPTION = (
     "Số này không còn dùng được (đã quá lâu hoặc không có trong danh sách). "
     "Gõ /menu để xem lại."

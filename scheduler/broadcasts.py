@@ -106,6 +106,11 @@ def content_for(kb: KnowledgeBase, broadcast: Broadcast) -> tuple[str, str | Non
     return broadcast.text, broadcast.entry_id
 
 
+def _thousands(n: int) -> str:
+    """5000 → "5.000" (Vietnamese digit grouping)."""
+    return f"{n:,}".replace(",", ".")
+
+
 def max_chars(channel: str, limits: dict[str, int]) -> tuple[int, str]:
     """The tightest message limit among the targeted platforms, and whose it is."""
     chosen = [c for c in limits if channel in (c, "all")]
@@ -131,8 +136,8 @@ async def prepare(session: AsyncSession, kb: KnowledgeBase, draft: Draft, *,
     limit, platform = max_chars(draft.channel, limits)
     if len(text) > limit:
         raise BroadcastError(
-            f"Nội dung dài {len(text):,} ký tự, quá giới hạn {limit:,} ký tự cho một tin "
-            f"trên {platform}. Hãy rút gọn.".replace(",", ".")
+            f"Nội dung dài {_thousands(len(text))} ký tự, quá giới hạn {_thousands(limit)} ký tự "
+            f"cho một tin trên {platform}. Hãy rút gọn."
         )
     spec = draft.spec()
     try:

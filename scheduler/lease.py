@@ -136,10 +136,14 @@ class Lease:
         dead = None
         if not force:  # a read first, in its own transaction (SQLite: no read→write upgrade)
             async with self.sessions() as session:
-                current = await session.scalar(select(DispatcherLease.holder).where(
-                    DispatcherLease.channel == self.channel))
-            if current and current != self.holder and holder_is_dead(current):
-                dead = current
+                current = (await session.execute(
+                    select(DispatcherLease.holder, DispatcherLease.expires_at)
+                    .where(DispatcherLease.channel == self.channel))).first()
+            # a released lease has expired: taking it over is the normal case, not worth a
+            # warning; only an unexpired lease of a dead process is
+            if (current is not None and current.holder != self.holder
+                    and _aware(current.expires_at) >= now and holder_is_dead(current.holder)):
+                dead = current.holder
         async with self.sessions() as session, session.begin():
             stmt = update(DispatcherLease).where(DispatcherLease.channel == self.channel)
             if not force:

@@ -4,10 +4,13 @@ the dispatcher paces, retries and records (interactive replies keep PTB's rate l
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
@@ -149,3 +152,38 @@ class ZaloSender:
         if isinstance(result, dict):
             return str(result.get("message_id", ""))
         return ""
+
+
+class ConsoleOutboxSender:
+    """The demo's channel: console groups and people have no platform, so a delivery to them is
+    appended to a file (`DEMO_OUTBOX_FILE`) the operator can read; every delivery is counted
+    like any other (`nqbot broadcast show`)."""
+
+    channel = "console"
+
+    def __init__(self, path: str, tz: ZoneInfo) -> None:
+        self.path = Path(path)
+        self.tz = tz
+        self.sent = 0
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
+
+    async def close(self) -> None:
+        return None
+
+    async def send(self, chat_id: str, text: str, buttons: Buttons = ()) -> str:
+        labels = [label for row in buttons for label, _ in row]
+        body = numbered(text, labels, OPTIONS_HINT_GROUP) if labels else text
+        stamp = datetime.now(self.tz).strftime("%d/%m/%Y %H:%M:%S")
+        entry = f"[{stamp}] → {chat_id}\n{body}\n{'-' * 60}\n"
+        try:
+            await asyncio.to_thread(self._append, entry)
+        except OSError as exc:
+            raise Transient(f"không ghi được {self.path}: {exc.strerror}") from None
+        self.sent += 1
+        return f"demo-{self.sent}"
+
+    def _append(self, entry: str) -> None:
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(entry)

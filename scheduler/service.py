@@ -42,9 +42,15 @@ def limits_for(app: App, channel: str) -> Limits:
     )
 
 
-def build_senders(app: App) -> dict[str, Sender]:
+def build_senders(app: App, *, demo: bool = False) -> dict[str, Sender]:
+    """A sender per configured platform, and the demo's outbox file when `demo` (the database
+    has the demo's console groups: `has_demo_chats`)."""
     s = app.settings
     senders: dict[str, Sender] = {}
+    if demo:
+        from scheduler.senders import ConsoleOutboxSender
+
+        senders["console"] = ConsoleOutboxSender(s.demo_outbox_file, s.tz)
     if s.telegram_bot_token:
         from scheduler.senders import TelegramSender
 
@@ -61,6 +67,13 @@ def build_senders(app: App) -> dict[str, Sender]:
                                      default_retry_after=s.broadcast_default_retry_after,
                                      remember_options=_chat_options(app))
     return senders
+
+
+async def has_demo_chats(app: App) -> bool:
+    from bot.services.demo import has_console_chats
+
+    async with app.sessions() as session:
+        return await has_console_chats(session)
 
 
 def _chat_options(app: App):  # type: ignore[no-untyped-def]

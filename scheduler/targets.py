@@ -17,13 +17,15 @@ from bot.db.models import Chat, Delivery, OrgUnit, RoleAssignment, User
 from bot.services.orgs import LEVELS, path_under
 
 CHANNELS = ("telegram", "zalo")
+DEMO_CHANNEL = "console"  # the demo's groups and people (bot.services.demo): no platform
 AUDIENCES: dict[str, str] = {
     "groups": "các nhóm đã liên kết",
     "secretary": "bí thư (tin nhắn riêng)",
     "reporter": "báo cáo viên (tin nhắn riêng)",
     "member": "đảng viên đã đăng ký (tin nhắn riêng)",
 }
-CHANNEL_LABELS = {"telegram": "Telegram", "zalo": "Zalo", "all": "Telegram và Zalo"}
+CHANNEL_LABELS = {"telegram": "Telegram", "zalo": "Zalo", "all": "Telegram và Zalo",
+                  DEMO_CHANNEL: "nhóm demo (terminal)"}
 
 
 class TargetError(ValueError):
@@ -39,7 +41,7 @@ class TargetSpec:
 
     @property
     def channels(self) -> tuple[str, ...]:
-        return CHANNELS if self.channel == "all" else (self.channel,)
+        return (*CHANNELS, DEMO_CHANNEL) if self.channel == "all" else (self.channel,)
 
     def validate(self) -> None:
         if not self.unit_codes:
@@ -49,7 +51,7 @@ class TargetSpec:
                               + ", ".join(LEVELS) + ".")
         if self.audience not in AUDIENCES:
             raise TargetError(f"Không hiểu đối tượng «{self.audience}».")
-        if self.channel not in (*CHANNELS, "all"):
+        if self.channel not in (*CHANNELS, DEMO_CHANNEL, "all"):
             raise TargetError(f"Không có kênh «{self.channel}»; dùng telegram, zalo hoặc all.")
 
 
@@ -104,8 +106,8 @@ async def count_by_channel(session: AsyncSession, units: list[OrgUnit],
                            spec: TargetSpec) -> dict[str, int]:
     sub = chats_query(units, spec).subquery()
     rows = await session.execute(select(sub.c.channel, func.count()).group_by(sub.c.channel))
-    counts = {channel: 0 for channel in spec.channels}
-    counts.update({channel: int(n) for channel, n in rows.all()})
+    counts = {channel: 0 for channel in spec.channels if channel != DEMO_CHANNEL}
+    counts.update({channel: int(n) for channel, n in rows.all()})  # demo groups when any
     return counts
 
 

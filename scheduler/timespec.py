@@ -108,11 +108,33 @@ def standard_cron(expression: str) -> str:
     return " ".join(fields)
 
 
+_CRON_FIELDS = "phút (0–59), giờ (0–23), ngày (1–31), tháng (1–12), thứ (0–7; 0 và 7 là Chủ nhật)"
+_CRON_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (  # APScheduler's English → Vietnamese
+    (re.compile(r"Wrong number of fields; got (\d+), expected 5"),
+     "cần đủ 5 phần cách nhau bằng dấu cách, ở đây có {0} phần"),
+    (re.compile(r"Error validating expression '(.*?)': the last value \((\d+)\) is higher "
+                r"than the maximum value \((\d+)\)"), "phần «{0}»: {1} lớn hơn mức tối đa {2}"),
+    (re.compile(r"Error validating expression '(.*?)': the first value \((\d+)\) is lower "
+                r"than the minimum value \((\d+)\)"), "phần «{0}»: {1} nhỏ hơn mức tối thiểu {2}"),
+    (re.compile(r'Invalid weekday name "(.*?)"'), "không có thứ «{0}»"),
+    (re.compile(r'Invalid month name "(.*?)"'), "không có tháng «{0}»"),
+    (re.compile(r"Increment must be higher than 0"), "bước lặp (sau dấu /) phải lớn hơn 0"),
+)
+
+
 def cron_trigger(expression: str, tz: ZoneInfo) -> CronTrigger:
     try:
         return CronTrigger.from_crontab(standard_cron(expression), timezone=tz)
     except ValueError as exc:
-        raise ScheduleError(f"Biểu thức lịch «{expression}» không hợp lệ: {exc}") from None
+        reason = "không đọc được"
+        for pattern, template in _CRON_ERRORS:
+            match = pattern.search(str(exc))
+            if match:
+                reason = template.format(*match.groups())
+                break
+        raise ScheduleError(f"Biểu thức lịch «{expression}» không hợp lệ: {reason}. Năm phần "
+                            f"lần lượt là {_CRON_FIELDS}; ví dụ «0 7 * * 1-5» là 7 giờ sáng "
+                            "thứ Hai đến thứ Sáu.") from None
 
 
 def next_fire(expression: str, tz: ZoneInfo, after: datetime) -> datetime | None:

@@ -52,9 +52,9 @@ def test_ask_json_file_gives_one_object_per_line(tmp_path):
     proc = nqbot("ask", "--json", "--file", str(questions), tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert len(rows) == 4
+    assert len(rows) == 5  # one output line per input line, the blank one too
     assert rows[0]["status"] == "answered" and "11/01/2024" in rows[0]["answer"]
-    assert [r["status"] for r in rows[1:]] == ["unknown", "unknown", "small_talk"]
+    assert [r["status"] for r in rows[1:]] == ["unknown", "unknown", "empty", "small_talk"]
     assert rows[2]["reason"] == "other_document"
     for row in rows[1:]:
         assert row["answer"] is None and row["entry_id"] is None
@@ -135,10 +135,10 @@ def test_admin_add_and_invite_create(tmp_path):
     chat = nqbot("chat", tmp_path=tmp_path, stdin=f"{data['code']}\n/toi\n/thoat\n")
     assert "bí thư/phó bí thư — Chi bộ thôn 1 (X01-CB01)" in chat.stdout
     bad = nqbot("invite", "create", "--role", "member", "--org", "NOPE", tmp_path=tmp_path)
-    assert bad.returncode == 1 and "không có đơn vị mã NOPE" in bad.stderr
+    assert bad.returncode == 4 and "không có đơn vị mã NOPE" in bad.stderr
     bad_time = nqbot("invite", "create", "--role", "member", "--org", "X01", "--expires", "mai",
                      tmp_path=tmp_path)
-    assert bad_time.returncode == 2 and "không hợp lệ" in bad_time.stderr
+    assert bad_time.returncode == 1 and "không hợp lệ" in bad_time.stderr
 
 
 def test_demo_tree_is_loaded_only_into_an_empty_database(tmp_path):
@@ -161,15 +161,16 @@ def test_broadcast_commands_create_list_pause_cancel(tmp_path):
                 ("telegram" if external_id.startswith("-") else "zalo", external_id, code))
     past = nqbot("broadcast", "create", "--text", "Tin", "--target", "X01",
                  "--at", "01/01/2020 07:00", tmp_path=tmp_path)
-    assert past.returncode == 2 and "đã qua" in past.stderr
+    assert past.returncode == 1 and "đã qua" in past.stderr
     unknown = nqbot("broadcast", "create", "--text", "Tin", "--target", "X01,ZZ9",
                     tmp_path=tmp_path)
-    assert unknown.returncode == 2 and "«ZZ9»" in unknown.stderr
+    assert unknown.returncode == 1 and "«ZZ9»" in unknown.stderr
     created = nqbot("broadcast", "create", "--text", "Họp chi bộ", "--target", "X01",
                     "--level", "chi_bo", "--cron", "0 7 * * 1", "--json", tmp_path=tmp_path)
     assert created.returncode == 0, created.stderr
     data = json.loads(created.stdout)
-    assert data["counts"] == {"telegram": 1, "zalo": 1} and data["schedule"] == "cron"
+    assert data["counts"] == {"telegram": 1, "zalo": 1, "console": 7}  # 7 demo groups
+    assert data["schedule"] == "cron"
     assert data["first_fire_local"].endswith("07:00")
     listed = nqbot("broadcast", "list", tmp_path=tmp_path)
     assert f"#{data['id']} «Họp chi bộ» — đang hoạt động, lần tới" in listed.stdout
@@ -178,6 +179,6 @@ def test_broadcast_commands_create_list_pause_cancel(tmp_path):
     cancelled = nqbot("broadcast", "cancel", str(data["id"]), tmp_path=tmp_path)
     assert "đã huỷ" in cancelled.stdout
     again = nqbot("broadcast", "resume", str(data["id"]), tmp_path=tmp_path)
-    assert again.returncode == 2 and "đã huỷ" in again.stderr
+    assert again.returncode == 1 and "đã huỷ" in again.stderr
     shown = nqbot("broadcast", "show", str(data["id"]), tmp_path=tmp_path)
     assert "Gửi tới: các nhóm đã liên kết thuộc X01, chỉ cấp Chi bộ" in shown.stdout

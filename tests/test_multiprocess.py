@@ -117,7 +117,7 @@ async def test_sqlite_refuses_a_second_bot_process(database_url, tmp_path):
             *NQBOT, "run", env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
         _, err = await asyncio.wait_for(proc.communicate(), 30)
-        assert proc.returncode == 2
+        assert proc.returncode == 5  # EXIT_BUSY
         message = err.decode()
         assert "SQLite chỉ cho phép một tiến trình bot" in message
         assert f"tiến trình {os.getpid()}" in message and "PostgreSQL" in message

@@ -180,7 +180,7 @@ async def test_xlsx_reads_back(app, world):
     assert units.freeze_panes == "A2" and units["A1"].font.bold
     table = [[c.value for c in row] for row in units.iter_rows(min_row=2)]
     assert table[0][:6] == ["T01", "Đảng bộ tỉnh (mẫu)", "Tỉnh/Thành phố", 32, 4, 0.125]
-    assert table[1][:5] == ["X01", "Đảng bộ xã An Bình", "Xã/Phường", 7, 2]
+    assert table[1][:5] == ["X01", "Đảng bộ xã An Bình", "Xã/Phường/Đặc khu", 7, 2]
     assert table[1][6:] == [228, 70, pytest.approx(70 / 227), 0]
     assert table[2][9] == 1  # X02: one late
     assert sum(row[3] for row in table[1:]) == table[0][3]  # subtotals add up
@@ -217,7 +217,7 @@ async def test_xlsx_for_one_commune_and_csv(app, world):
     data = await _data(app, world, "X01", exports=True)
     book = load_workbook(io.BytesIO(_xlsx(app, data)))
     assert [[c.value for c in row][:5] for row in book["Theo đơn vị"].iter_rows(min_row=2)] == [
-        ["X01", "Đảng bộ xã An Bình", "Xã/Phường", 7, 2]]
+        ["X01", "Đảng bộ xã An Bình", "Xã/Phường/Đặc khu", 7, 2]]
     assert book["Từng chi bộ"].max_row == 8 and book["Chưa xác nhận"].max_row == 6
 
     text = build_csv(data.cells, data.parent_names)
@@ -275,7 +275,7 @@ def test_cli_campaign_and_report(tmp_path):
             (("--document", "NQ99", "--org", "T01", "--deadline", "31/12/2099"),
              "Không có tài liệu")):
         proc = nqbot(*base, *extra, tmp_path=tmp_path)
-        assert proc.returncode == 2 and proc.stderr.startswith("LỖI: ")
+        assert proc.returncode == 1 and proc.stderr.startswith("LỖI: ")  # refused input
         assert message in proc.stderr, proc.stderr
     made = nqbot(*base, "--document", "nq57", "--org", "X01", "--deadline", "31/12/2099",
                  "--json", tmp_path=tmp_path)
@@ -295,12 +295,13 @@ def test_cli_campaign_and_report(tmp_path):
     assert load_workbook(out["xlsx"]).sheetnames[2] == "Từng chi bộ"
     assert out["csv"].read_bytes().startswith(b"\xef\xbb\xbfM")
     assert out["png"].read_bytes().startswith(PNG_SIGNATURE)
-    for args, message in ((("--campaign", "99"), "không có đợt"),
-                          (("--campaign", str(created["id"]), "--org", "ZZ9"), "không có đơn vị"),
-                          (("--campaign", str(created["id"]), "--org", "X02"),
-                           "không thuộc phạm vi")):
+    for args, message, code in ((("--campaign", "99"), "không có đợt", 4),
+                                (("--campaign", str(created["id"]), "--org", "ZZ9"),
+                                 "không có đơn vị", 4),
+                                (("--campaign", str(created["id"]), "--org", "X02"),
+                                 "không thuộc phạm vi", 1)):
         proc = nqbot("report", *args, tmp_path=tmp_path)
-        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+        assert proc.returncode == code and message in proc.stderr, proc.stderr
     closed = nqbot("campaign", "close", str(created["id"]), tmp_path=tmp_path)
     assert closed.returncode == 0 and "Đã đóng đợt" in closed.stdout
     show = nqbot("campaign", "show", str(created["id"]), tmp_path=tmp_path)

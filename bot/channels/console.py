@@ -81,12 +81,15 @@ class ConsoleChat:
         out: TextIO = sys.stdout,
         read_line: Callable[[], str] | None = None,
         user_id: str | None = None,
+        user_name: str | None = None,
     ) -> None:
         self.router = router
         self.max_chars = max_chars
         self.out = out
         self.read_line = read_line  # tests: a function returning the next line
+        # the OS account keeps one console identity per person; it is no name to greet with
         self.user_id = user_id or _os_user()
+        self.user_name = user_name
         self.buttons: list[Button] = []
         self._stdin: StdinLines | None = None
 
@@ -105,9 +108,15 @@ class ConsoleChat:
         stripped = line.strip()
         if stripped.isdigit() and self.buttons and 1 <= int(stripped) <= len(self.buttons):
             payload = self.buttons[int(stripped) - 1].payload
-            return Incoming("console", "console", self.user_id, user_name=self.user_id,
+            return Incoming("console", self.chat_id, self.user_id, user_name=self.user_name,
                             payload=payload)
-        return Incoming("console", "console", self.user_id, user_name=self.user_id, text=line)
+        return Incoming("console", self.chat_id, self.user_id, user_name=self.user_name,
+                        text=line)
+
+    @property
+    def chat_id(self) -> str:
+        """Each console person has their own private chat (demo deliveries to it are kept)."""
+        return self.user_id
 
     async def send(self, line: str) -> list[Reply]:
         replies = await self.router.handle(self._incoming(line))

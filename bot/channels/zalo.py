@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
@@ -220,7 +221,9 @@ class ZaloChannel:
 
     def _strip_mention(self, text: str) -> str:
         if self.bot_name:
-            text = re.sub(rf"@{re.escape(self.bot_name)}\b", " ", text, flags=re.IGNORECASE)
+            name = unicodedata.normalize("NFC", self.bot_name)
+            text = re.sub(rf"@{re.escape(name)}(?!\w)", " ", unicodedata.normalize("NFC", text),
+                          flags=re.IGNORECASE)
         return " ".join(text.split())
 
     async def _send(self, chat_id: str, user_id: str, kind: ChatKind,

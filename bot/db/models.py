@@ -179,7 +179,8 @@ class OrgUnit(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(255))
-    level: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(32))  # kind: tinh, xa, chi_bo… (LEVELS)
+    level_label: Mapped[str | None] = mapped_column(String(64))  # as the file wrote it
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("org_units.id", ondelete="RESTRICT"), index=True
     )

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from bot.db.models import Campaign
 from bot.reports.text import ratio
 from bot.services.campaigns import fmt
-from bot.services.confirmations import pct
+from bot.services.confirmations import CELL_LEVEL, pct
 from bot.services.rollups import Tally
 
 WIDTH_PX = 1080
@@ -35,6 +35,19 @@ def _colour(share: float) -> str:
 
 def _share(tally: Tally) -> float:
     return tally.confirmed / tally.cells if tally.cells else 0.0
+
+
+def bar(tally: Tally) -> tuple[float, str]:
+    """The bar's length and its figure: a chi bộ shows its attendance (a share of chi bộ
+    would only ever be 1/1 or 0/1), a unit above shows its chi bộ and its attendance."""
+    if tally.level == CELL_LEVEL and tally.cells <= 1:
+        if not tally.confirmed:
+            return 0.0, "chưa xác nhận"
+        share = tally.attended / tally.denominator if tally.denominator else 0.0
+        return share, (f"{ratio(tally.attended, tally.denominator)} đảng viên "
+                       f"({pct(tally.attended, tally.denominator)})")
+    return _share(tally), (f"{ratio(tally.confirmed, tally.cells)} chi bộ · "
+                           f"{pct(tally.attended, tally.denominator)} đảng viên")
 
 
 def _label(name: str, limit: int = 30) -> str:
@@ -61,18 +74,18 @@ def build_png(campaign: Campaign, root_tally: Tally, children: list[Tally]) -> b
     figure.text(0.04, 1 - (0.45 + 0.42 * title_lines) / height,
                 f"{_label(root_tally.name, 44)} · hạn {fmt(campaign.deadline)}\n"
                 f"Chi bộ đã xác nhận: {ratio(root_tally.confirmed, root_tally.cells)} "
-                f"({pct(root_tally.confirmed, root_tally.cells)})",
+                f"({pct(root_tally.confirmed, root_tally.cells)}); đảng viên có mặt: "
+                f"{ratio(root_tally.attended, root_tally.denominator)}",
                 fontsize=20, family=FONT, va="top", ha="left", color="#333333")
     n = len(rows)
     for i, tally in enumerate(rows):
         y = n - 1 - i
-        share = _share(tally)
+        share, figure_text = bar(tally)
         axes.barh(y, 100, height=0.42, color="#e6e6e6", align="center")
         axes.barh(y, 100 * share, height=0.42, color=_colour(share), align="center")
         axes.text(0, y + 0.28, _label(tally.name), fontsize=20, family=FONT, va="bottom",
                   ha="left")
-        axes.text(100, y + 0.28, f"{ratio(tally.confirmed, tally.cells)} "
-                  f"({pct(tally.confirmed, tally.cells)})", fontsize=20, family=FONT,
+        axes.text(100, y + 0.28, figure_text, fontsize=20, family=FONT,
                   va="bottom", ha="right", fontweight="bold")
     axes.set_xlim(0, 100)
     axes.set_ylim(-0.5, n - 0.05)

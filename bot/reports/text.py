@@ -32,10 +32,13 @@ def _share(tally: Tally) -> float:
 
 def headline(total: Tally) -> str:
     """"X/Y chi bộ (Z%); X/Y đảng viên (Z%)"."""
-    return (f"{ratio(total.confirmed, total.cells)} chi bộ "
+    line = (f"{ratio(total.confirmed, total.cells)} chi bộ "
             f"({pct(total.confirmed, total.cells)}); "
             f"{ratio(total.attended, total.denominator)} đảng viên "
             f"({pct(total.attended, total.denominator)})")
+    if total.denominator != total.members:  # the cells that confirmed declared their own total
+        line += f" — tổng theo số chi bộ khai; danh sách ghi {number(total.members)}"
+    return line
 
 
 def pick_rows(children: list[Tally], limit: int) -> tuple[list[Tally], list[Tally]]:
