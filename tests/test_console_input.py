@@ -55,7 +55,7 @@ def test_question_file_in_another_encoding_is_a_clear_error(tmp_path):
                            str(questions)], capture_output=True, cwd=tmp_path,
                           env=_env(tmp_path, PYTHONIOENCODING="utf-8"), timeout=120)
     err = proc.stderr.decode("utf-8")
-    assert proc.returncode == 2
+    assert proc.returncode == 1  # input refused (README: exit codes)
     assert proc.stdout == b"" and "Traceback" not in err
     [line] = err.strip().splitlines()
     assert "không phải văn bản UTF-8" in line and "dòng 1" in line and "cau_hoi.txt" in line

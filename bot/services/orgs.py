@@ -78,6 +78,8 @@ _CODE_RE = re.compile(r"[\w.-]+")
 MAX_NAME = 255
 MAX_LABEL = 64
 MAX_MEMBERS = 1_000_000  # members of one unit: more is a typo (and overflows the column)
+# "T?nh H?ng Yên": a letter Excel could not save in an ANSI code page became "?"
+_LOST_LETTER = re.compile(r"\w\?\w|(?:^|\s)\?\w")
 _NUMBER = re.compile(r"\d{1,3}(?:[.,\s]\d{3})+|\d+")
 
 
@@ -224,7 +226,7 @@ def parse_table(table: Table) -> tuple[list[_Row], list[str]]:
             seen[code] = line
         if not name or len(name) > MAX_NAME:
             problems.append(f"Dòng {line}: tên đơn vị trống hoặc dài quá {MAX_NAME} ký tự")
-        elif "?" in name or "\ufffd" in name:
+        elif _LOST_LETTER.search(name) or "\ufffd" in name:
             problems.append(f"Dòng {line}: tên «{name}» có dấu «?» — chữ Việt đã mất khi lưu "
                             "tệp (bảng mã ANSI); lưu lại bằng «CSV UTF-8» hoặc dùng tệp .xlsx")
         resolved = resolve_level(level_text)
