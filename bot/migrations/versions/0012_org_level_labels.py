@@ -1,7 +1,7 @@
 """Org units keep the level label their file used ("Phường", "Chi bộ cơ sở") beside the kind.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
