@@ -10,7 +10,7 @@ import asyncio
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from bot.cli_common import fail
+from bot.cli_common import EXIT_NOT_FOUND, fail
 from bot.config import Settings
 from bot.db.models import utcnow
 
@@ -74,7 +74,7 @@ async def _report(app, args: argparse.Namespace) -> int:  # type: ignore[no-unty
         if args.org:
             root = await orgs.get_unit(session, args.org.strip())
             if root is None:
-                return fail(f"không có đơn vị mã {args.org}")
+                return fail(f"không có đơn vị mã {args.org}", EXIT_NOT_FOUND)
             scope = question_stats.scope_of_units([root])
             children = list((await session.scalars(
                 select(OrgUnit).where(OrgUnit.parent_id == root.id))).all())

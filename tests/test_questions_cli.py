@@ -65,7 +65,7 @@ def test_report_xlsx_csv_drafts_and_export(tmp_path: Path):
     assert csv_text.startswith("\ufeff") and "'=HYPERLINK" in csv_text
 
     proc = nqbot("questions", "report", "--since", "31/02/2026", tmp_path=tmp_path)
-    assert proc.returncode == 2 and "không có thật" in proc.stderr
+    assert proc.returncode == 1 and "không có thật" in proc.stderr  # input refused
 
     proc = nqbot("questions", "drafts", tmp_path=tmp_path)
     assert proc.returncode == 0 and OTHER_COMMUNE in proc.stdout
