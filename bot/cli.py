@@ -93,7 +93,7 @@ async def _cmd_run(settings: Settings) -> int:
                       "postgresql+asyncpg://…) để chạy nhiều tiến trình.",
                       describe_holder(exc.holder), exc.channel)
             return 2
-        app.router.on_broadcast_created = delivery.poke
+        delivery.attach(app.router)  # wake-ups after a new broadcast, messages to other users
         state.dispatchers.update(delivery.dispatchers)
         health, metrics = endpoints(app.engine, app.sessions, state)
         web.set_health(health)

@@ -16,6 +16,9 @@ Formats (each at most 64 bytes, Telegram's callback_data limit):
   qa:all            everyone attended        qx:ok | qx:no   confirm or cancel the summary
   r:<campaign>[:<unit_code>]  the campaign report, optionally drilled down to a unit
   rc:<campaign>:<unit_code>   its chart      rx:<campaign>:<unit_code>   its Excel export
+  lk:ok:<request> | lk:no:<request>   agree to / refuse an identity link (checked on press)
+  rv:<grant>        /thuhoi: a role grant picked for revocation    rv:ok:<grant>  revoke it
+                    (the actor's scope re-checked on each press)
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ COMPOSE_CHOICES = frozenset({
 @dataclass(frozen=True)
 class Action:
     # menu | help | document | topic | entry | link | broadcast | compose | confirm | report
+    # | identity | revoke
     kind: str
     document: str = ""
     topic: str = ""
@@ -111,6 +115,14 @@ def report(campaign_id: int, unit_code: str = "", op: str = "show") -> str:
     return f"{prefix}:{campaign_id}:{unit_code}" if unit_code else f"{prefix}:{campaign_id}"
 
 
+def identity_answer(request_id: int, agree: bool) -> str:
+    return f"lk:{'ok' if agree else 'no'}:{request_id}"
+
+
+def revoke(grant_id: int, confirm: bool = False) -> str:
+    return f"rv:ok:{grant_id}" if confirm else f"rv:{grant_id}"
+
+
 def fits(payload: str) -> bool:
     return len(payload.encode("utf-8")) <= MAX_PAYLOAD_BYTES
 
@@ -140,6 +152,14 @@ def parse(payload: str) -> Action | None:
         return _parse_confirm(kind, rest)
     if kind in ("r", "rc", "rx"):
         return _parse_report(kind, rest)
+    if kind == "lk":
+        op, _, number = rest.partition(":")
+        if op in ("ok", "no") and _NUMBER_RE.fullmatch(number):
+            return Action("identity", op=op, number=int(number))
+    if kind == "rv":
+        op, _, number = rest.rpartition(":")
+        if op in ("", "ok") and _NUMBER_RE.fullmatch(number):
+            return Action("revoke", op=op or "pick", number=int(number))
     if kind == "t":
         parts = rest.split(":")
         if (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,7 +17,6 @@ from bot.metrics import METRICS
 from bot.services import dialogs
 from bot.services.people import upsert_chat, upsert_user
 from bot.services.qa import QAService
-from bot.services.roles import looks_like_code
 from content.normalize import fold
 from handlers import (
     account,
@@ -28,6 +27,7 @@ from handlers import (
     qa,
     question_review,
     reports_chat,
+    revoke,
     texts,
 )
 from handlers.payloads import parse
@@ -55,6 +55,8 @@ class Context:
     confirm_slack: float = 1.5  # settings.confirm_total_slack
     confirm_ttl: timedelta = timedelta(minutes=30)  # settings.confirm_dialog_ttl_minutes
     report_laggards: int = 10  # settings.report_max_laggards
+    # messages for other users' private chats (a link request to confirm), sent after the commit
+    notices: list[tuple[int, Reply]] = field(default_factory=list)
 
 
 def _utc_now() -> datetime:
@@ -92,6 +94,8 @@ class Router:
         self.report_laggards = config.report_max_laggards
         # set by the running service to wake its scheduler once a new broadcast is committed
         self.on_broadcast_created: Callable[[], None] | None = None
+        # set by the running service to reach another user's private chat (user id, message)
+        self.on_notice: Callable[[int, Reply], Awaitable[None]] | None = None
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         if incoming.chat_kind is ChatKind.GROUP and not incoming.addressed:
@@ -129,7 +133,19 @@ class Router:
             except Exception:
                 log.exception("waking the scheduler after broadcast #%s failed",
                               ctx.created_broadcast)
+        await self._send_notices(ctx)
         return replies
+
+    async def _send_notices(self, ctx: Context) -> None:
+        """After the commit: best effort (whoever is told can also ask again in their chat)."""
+        for user_id, reply in ctx.notices:
+            if self.on_notice is None:
+                log.info("no way to reach user %s now; they will see it on asking", user_id)
+                continue
+            try:
+                await self.on_notice(user_id, reply)
+            except Exception:
+                log.exception("telling user %s failed", user_id)
 
     async def _dispatch(self, ctx: Context) -> list[Reply]:
         incoming = ctx.incoming
@@ -145,6 +161,11 @@ class Router:
                 return [await confirm.on_action(ctx, action)]
             if action is not None and action.kind == "report":
                 return [await reports_chat.on_action(ctx, action)]
+            # access control: identity links, revocations
+            if action is not None and action.kind == "identity":
+                return [await account.on_action(ctx, action)]
+            if action is not None and action.kind == "revoke":
+                return [await revoke.on_action(ctx, action)]
             return self._on_payload(ctx, incoming.payload)
         return await self._on_text(ctx, incoming.text or "")
 
@@ -187,6 +208,10 @@ class Router:
                 return [await account.whoami(ctx)]
             if command in ("/lienketzalo", "/lienkettelegram", "/lienkettaikhoan"):
                 return [await account.link_code(ctx)]
+            if command == "/huylienkettaikhoan":
+                return [await account.unlink_command(ctx)]
+            if command == "/thuhoi":
+                return [await revoke.command(ctx, argument)]
             if command == "/lienket":
                 return [await groups.link_command(ctx, argument)]
             if command == "/huylienket":
@@ -232,7 +257,7 @@ class Router:
         confirmed = await confirm.on_text(ctx, text, in_dialog=confirm.KIND in live)
         if confirmed is not None:
             return [confirmed]
-        if ctx.incoming.chat_kind is ChatKind.PRIVATE and looks_like_code(stripped):
+        if ctx.incoming.chat_kind is ChatKind.PRIVATE and account.looks_like_code(stripped):
             return [await account.redeem(ctx, stripped)]
         if fold(stripped).strip(" !.?") in GREETINGS:
             return [browse.start(ctx.qa.kb, ctx.incoming.user_name)]

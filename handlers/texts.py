@@ -138,11 +138,59 @@ UNSUPPORTED_MESSAGE = "Tôi chỉ đọc được tin nhắn chữ. Đồng chí
 
 LINK_CODE_CREATED = (
     "Mã liên kết tài khoản: {code}\nTrong 15 phút, gửi mã này cho bot trên {other} "
-    "(từ tài khoản của chính đồng chí) để hai tài khoản dùng chung vai trò."
+    "(từ tài khoản của chính đồng chí). Tài khoản đang có vai trò sẽ được hỏi xác nhận "
+    "trước khi liên kết.\nĐừng đưa mã này cho ai khác."
 )
-LINK_CODE_DONE = "Đã liên kết tài khoản {this} này với tài khoản {other} của đồng chí."
+LINK_CONFIRM = (
+    "Liên kết tài khoản {channel} «{name}» với tài khoản này? "
+    "Người đó sẽ có mọi quyền của đồng chí."
+)
+LINK_YES_BUTTON = "✅ Đồng ý"
+LINK_NO_BUTTON = "✖️ Không"
+LINK_WAITING = (
+    "Đã nhận mã. Tài khoản {channel} «{name}» đang có vai trò nên phải xác nhận: đồng chí mở "
+    "{channel}, bấm «Đồng ý» trong tin nhắn của tôi (hoặc gõ /lienkettaikhoan ở đó)."
+)
+LINK_CODE_DONE = "Đã liên kết tài khoản {this} này với tài khoản {other} «{name}»."
 LINK_CODE_SAME = "Mã này phải gửi từ tài khoản trên kênh còn lại ({other}), không phải kênh này."
-LINK_CODE_EXPIRED = "Mã liên kết đã hết hạn. Gõ /lienketzalo để lấy mã mới."
+LINK_CODE_EXPIRED = "Mã liên kết đã hết hạn. Gõ /lienkettaikhoan để lấy mã mới."
+LINK_CODE_UNKNOWN = (
+    "Mã liên kết không đúng hoặc đã dùng. Gõ /lienkettaikhoan để lấy mã mới (mã liên kết bắt "
+    "đầu bằng LK-)."
+)
+LINK_ALREADY = (
+    "Tài khoản này đã liên kết với tài khoản {channel} «{name}». Mỗi tài khoản chỉ liên kết "
+    "với một tài khoản khác; gõ /huylienkettaikhoan để hủy liên kết cũ."
+)
+LINK_OTHER_ALREADY = (
+    "Tài khoản kia đã liên kết với một tài khoản khác, nên chưa liên kết được. Người đó gõ "
+    "/huylienkettaikhoan trước."
+)
+LINK_DECLINED = "Đã từ chối. Hai tài khoản không được liên kết."
+LINK_DECLINED_OTHER = "Tài khoản {channel} «{name}» đã từ chối liên kết."
+LINK_REQUEST_STALE = "Yêu cầu liên kết này không còn hiệu lực. Gõ /lienkettaikhoan để làm lại."
+LINK_UNLINKED = (
+    "Đã hủy liên kết với tài khoản {channel} «{name}». Tài khoản đó không còn dùng vai trò "
+    "của đồng chí."
+)
+LINK_NONE = "Tài khoản này chưa liên kết với tài khoản nào."
+LINK_NO_NAME = "không tên"
+
+# /thuhoi: taking a role back
+RV_PRIVATE_ONLY = "Lệnh /thuhoi dùng trong tin nhắn riêng với tôi."
+RV_NOT_ALLOWED = "Xin lỗi, chỉ quản trị và bí thư mới thu hồi được vai trò trong đơn vị mình."
+RV_OUTSIDE = "Đơn vị này nằm ngoài phạm vi của đồng chí."
+RV_NONE = "Không có vai trò nào trong phạm vi của đồng chí mà đồng chí thu hồi được."
+RV_PICK = "Chọn người và vai trò cần thu hồi:"
+RV_MORE = "… và {n} vai trò khác: gõ /thuhoi MÃ_ĐƠN_VỊ để xem theo đơn vị."
+RV_GRANT = "{name} ({channel}) — {role} — {unit}"
+RV_CONFIRM = "Thu hồi vai trò: {grant}?"
+RV_YES_BUTTON = "🗑 Thu hồi"
+RV_NO_BUTTON = "✖️ Không"
+RV_DONE = "Đã thu hồi: {grant}."
+RV_GONE = "Vai trò này không còn, hoặc đồng chí không có quyền thu hồi."
+RV_TOLD = "Vai trò {role} — {unit} của đồng chí đã được thu hồi."
+INVITE_REVOKED = "Mã mời này đã bị thu hồi. Đồng chí xin cấp ủy cấp mã mới."
 
 FILE_LINK = "Tệp «{name}»: {url}\n(Đường dẫn dùng được trong {hours} giờ.)"
 FILE_NOT_ON_ZALO = (
