@@ -27,6 +27,14 @@ def _describe(grant: Grant) -> str:
                                  unit=unit)
 
 
+def _label(grant: Grant) -> str:
+    """A button: short, the unit by its code."""
+    name = grant.user.display_name or grant.user.external_id
+    unit = grant.unit.code if grant.unit else texts.WHOLE_TREE
+    return texts.RV_BUTTON.format(name=shorten(name, 24), role=ROLE_LABELS[grant.role],
+                                  unit=unit)
+
+
 async def command(ctx: Context, argument: str) -> Reply:
     if ctx.incoming.chat_kind is not ChatKind.PRIVATE:
         return Reply(texts.RV_PRIVATE_ONLY)
@@ -47,7 +55,7 @@ async def command(ctx: Context, argument: str) -> Reply:
              if g.user.id not in own]  # one's own role is taken back by someone above
     if not found:
         return Reply(texts.RV_NONE, [[menu_button()]])
-    buttons = [[Button(shorten(_describe(g), BUTTON_LABEL_CHARS),
+    buttons = [[Button(shorten(_label(g), BUTTON_LABEL_CHARS),
                        payloads.revoke(g.assignment.id))] for g in found[:MAX_BUTTONS]]
     text = texts.RV_PICK
     if len(found) > MAX_BUTTONS:

@@ -360,6 +360,12 @@ def invite_state(invite: Invite, now: datetime) -> str:
     return "còn hiệu lực"
 
 
+def invite_expiry_local(invite: Invite, tz) -> str:  # type: ignore[no-untyped-def]
+    expires = invite.expires_at if invite.expires_at.tzinfo else invite.expires_at.replace(
+        tzinfo=utcnow().tzinfo)
+    return expires.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+
+
 async def list_invites(session: AsyncSession, *, include_closed: bool = False,
                        now: datetime | None = None) -> list[tuple[Invite, OrgUnit | None]]:
     now = now or utcnow()
