@@ -1,6 +1,7 @@
 """Button payloads: short, versionless strings, always validated on the server.
 
-Formats (each at most 64 bytes, Telegram's callback_data limit):
+Formats (each at most 64 bytes, Telegram's callback_data limit; <unit_code> is any code the org
+import accepts, bot.services.orgs.valid_code, which keeps every format below 64 bytes):
   m                 main menu            h            help
   d:<DOC>           topics of a document
   t:<DOC>:<topic>:<page>   questions of a topic, paged
@@ -26,10 +27,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.services.orgs import valid_code  # one rule for unit codes: the import's
+
 MAX_PAYLOAD_BYTES = 64
 _DOC_RE = re.compile(r"^[A-Z0-9]{2,16}$")
 _ID_RE = re.compile(r"^[a-z0-9-]{1,48}$")
-_UNIT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
 _NUMBER_RE = re.compile(r"^[0-9]{1,9}$")
 BROADCAST_OPS = ("open", "pause", "resume", "cancel", "announce")  # announce: <campaign>
 COMPOSE_CHOICES = frozenset({
@@ -142,7 +144,7 @@ def parse(payload: str) -> Action | None:
         return Action("entry", entry_id=rest)
     if kind == "em" and _ID_RE.match(rest):
         return Action("more", entry_id=rest)
-    if kind == "l" and _UNIT_RE.match(rest):
+    if kind == "l" and valid_code(rest):
         return Action("link", unit_code=rest)
     if kind == "b":
         return _parse_broadcast(rest)
@@ -186,7 +188,7 @@ def _parse_compose(rest: str) -> Action | None:
     if rest in COMPOSE_CHOICES:
         return Action("compose", op=rest)
     choice, _, argument = rest.partition(":")
-    if choice == "u" and _UNIT_RE.fullmatch(argument):
+    if choice == "u" and valid_code(argument):
         return Action("compose", op="u", unit_code=argument)
     if choice == "sd" and _DOC_RE.fullmatch(argument):
         return Action("compose", op="sd", document=argument)
@@ -202,7 +204,7 @@ def _parse_confirm(kind: str, rest: str) -> Action | None:
         return Action("confirm", op="start", number=int(rest))
     if kind == "qc":
         number, _, code = rest.partition(":")
-        if _NUMBER_RE.fullmatch(number) and _UNIT_RE.fullmatch(code):
+        if _NUMBER_RE.fullmatch(number) and valid_code(code):
             return Action("confirm", op="choose", number=int(number), unit_code=code)
     if kind == "qd" and rest in ("0", "1"):
         return Action("confirm", op="date", number=int(rest))
@@ -215,7 +217,7 @@ def _parse_confirm(kind: str, rest: str) -> Action | None:
 
 def _parse_report(kind: str, rest: str) -> Action | None:
     number, _, code = rest.partition(":")
-    if not _NUMBER_RE.fullmatch(number) or (code and not _UNIT_RE.fullmatch(code)):
+    if not _NUMBER_RE.fullmatch(number) or (code and not valid_code(code)):
         return None
     if kind != "r" and not code:
         return None

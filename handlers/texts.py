@@ -122,6 +122,10 @@ INVITE_USAGE = (
     "Vai trò: bithu (bí thư/phó bí thư), dangvien (đảng viên); quản trị viên có thêm "
     "baocaovien, quantri.\nVí dụ: /moi bithu X01-CB01"
 )
+INVITE_PRIVATE_ONLY = (
+    "Mã mời chỉ tạo trong tin nhắn riêng với tôi: mã gửi trong nhóm thì ai trong nhóm cũng "
+    "dùng được. Đồng chí mở trò chuyện riêng với tôi rồi gõ /moi."
+)
 INVITE_NOT_ALLOWED = "Đồng chí không có quyền tạo mã mời {role} cho {unit}."
 INVITE_CREATED = (
     "Mã mời {role} của {unit}: {code}\nDùng được {uses} lần, hết hạn {expires}.\n"
@@ -312,6 +316,7 @@ CF_NO_CELL_GROUP = (
     "Bí thư chi bộ gõ /lienket trong nhóm để liên kết."
 )
 CF_NO_CAMPAIGN = "Xin lỗi, không tìm thấy đợt quán triệt này. Có thể nút đã cũ."
+CF_UNAVAILABLE = "Xin lỗi, đợt quán triệt này không dành cho đồng chí."
 CF_CLOSED = "Đợt «{title}» đã kết thúc, không nhận xác nhận nữa."
 CF_NOT_IN_CAMPAIGN = "{cell} không thuộc đợt «{title}»."
 CF_NONE_OPEN = "Hiện chưa có đợt quán triệt nào đang mở cho {cell}."

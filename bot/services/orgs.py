@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -27,7 +28,10 @@ LEVELS: dict[str, str] = {
     "chi_bo": "Chi bộ",
 }
 CSV_COLUMNS = ("code", "name", "level", "parent_code", "members")
-MAX_CODE = 64
+MAX_CODE = 64  # the column; codes are held to MAX_CODE_BYTES by valid_code()
+# Button payloads carry unit codes (Telegram allows 64 bytes of callback data): the longest,
+# "qc:<campaign>:<code>", still fits with a code of this many UTF-8 bytes.
+MAX_CODE_BYTES = 48
 MAX_NAME = 255
 MAX_MEMBERS = 1_000_000  # members of one unit: more is a typo (and overflows the column)
 
@@ -56,6 +60,13 @@ class _Row:
     members: int
 
 
+def valid_code(code: str) -> bool:
+    """The one rule for unit codes, at import and in button payloads: not empty, no spaces or
+    control characters, at most MAX_CODE_BYTES bytes (Vietnamese letters allowed)."""
+    return (bool(code) and len(code.encode("utf-8")) <= MAX_CODE_BYTES
+            and not any(c.isspace() or unicodedata.category(c).startswith("C") for c in code))
+
+
 def level_label(level: str) -> str:
     return LEVELS.get(level, level)
 
@@ -78,8 +89,9 @@ def parse_csv(text: str) -> list[_Row]:
         parent, members_text = raw["parent_code"], raw["members"] or "0"
         if not any(raw.values()):
             continue
-        if not code or len(code) > MAX_CODE or any(c.isspace() for c in code):
-            problems.append(f"Dòng {line}: mã đơn vị trống, quá dài hoặc có khoảng trắng")
+        if not valid_code(code):
+            problems.append(f"Dòng {line}: mã đơn vị trống, quá dài (tối đa {MAX_CODE_BYTES} "
+                            "chữ không dấu) hoặc có khoảng trắng")
         elif code in seen:
             problems.append(f"Dòng {line}: mã {code} trùng với dòng {seen[code]}")
         else:
