@@ -64,7 +64,7 @@ async def link_code(ctx: Context) -> Reply:
         return confirm_question(waiting[0], ctx.user)
     other = await identities.partner(ctx.session, ctx.user)
     if other is not None:
-        return Reply(texts.LINK_ALREADY.format(channel=_channel(other), name=_name(other)))
+        return Reply(texts.ACCOUNT_ALREADY_LINKED.format(channel=_channel(other), name=_name(other)))
     code = await identities.create_code(ctx.session, ctx.user, ctx.now)
     return Reply(texts.LINK_CODE_CREATED.format(
         code=code, other=_other_channel(ctx.incoming.channel)))
@@ -117,7 +117,7 @@ def _next_step(ctx: Context, request: identities.LinkRequest) -> Reply:
 async def _already(ctx: Context) -> Reply:
     mine = await identities.partner(ctx.session, ctx.user)
     if mine is not None:
-        return Reply(texts.LINK_ALREADY.format(channel=_channel(mine), name=_name(mine)))
+        return Reply(texts.ACCOUNT_ALREADY_LINKED.format(channel=_channel(mine), name=_name(mine)))
     return Reply(texts.LINK_OTHER_ALREADY)
 
 

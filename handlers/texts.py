@@ -162,7 +162,7 @@ LINK_CODE_UNKNOWN = (
     "Mã liên kết không đúng hoặc đã dùng. Gõ /lienkettaikhoan để lấy mã mới (mã liên kết bắt "
     "đầu bằng LK-)."
 )
-LINK_ALREADY = (
+ACCOUNT_ALREADY_LINKED = (
     "Tài khoản này đã liên kết với tài khoản {channel} «{name}». Mỗi tài khoản chỉ liên kết "
     "với một tài khoản khác; gõ /huylienkettaikhoan để hủy liên kết cũ."
 )

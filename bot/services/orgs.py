@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -32,6 +32,7 @@ MAX_CODE = 64  # the column; codes are held to MAX_CODE_BYTES by valid_code()
 # Button payloads carry unit codes (Telegram allows 64 bytes of callback data): the longest,
 # "qc:<campaign>:<code>", still fits with a code of this many UTF-8 bytes.
 MAX_CODE_BYTES = 48
+_CODE_RE = re.compile(r"[\w.-]+")
 MAX_NAME = 255
 MAX_MEMBERS = 1_000_000  # members of one unit: more is a typo (and overflows the column)
 
@@ -61,10 +62,9 @@ class _Row:
 
 
 def valid_code(code: str) -> bool:
-    """The one rule for unit codes, at import and in button payloads: not empty, no spaces or
-    control characters, at most MAX_CODE_BYTES bytes (Vietnamese letters allowed)."""
-    return (bool(code) and len(code.encode("utf-8")) <= MAX_CODE_BYTES
-            and not any(c.isspace() or unicodedata.category(c).startswith("C") for c in code))
+    """The one rule for unit codes, at import and in button payloads: letters (Vietnamese
+    too), digits and - _ . only, at most MAX_CODE_BYTES bytes."""
+    return len(code.encode("utf-8")) <= MAX_CODE_BYTES and bool(_CODE_RE.fullmatch(code))
 
 
 def level_label(level: str) -> str:
@@ -91,7 +91,7 @@ def parse_csv(text: str) -> list[_Row]:
             continue
         if not valid_code(code):
             problems.append(f"Dòng {line}: mã đơn vị trống, quá dài (tối đa {MAX_CODE_BYTES} "
-                            "chữ không dấu) hoặc có khoảng trắng")
+                            "chữ không dấu) hoặc có ký tự khác chữ, số và - _ .")
         elif code in seen:
             problems.append(f"Dòng {line}: mã {code} trùng với dòng {seen[code]}")
         else:
