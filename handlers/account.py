@@ -64,7 +64,8 @@ async def link_code(ctx: Context) -> Reply:
         return confirm_question(waiting[0], ctx.user)
     other = await identities.partner(ctx.session, ctx.user)
     if other is not None:
-        return Reply(texts.ACCOUNT_ALREADY_LINKED.format(channel=_channel(other), name=_name(other)))
+        return Reply(texts.ACCOUNT_ALREADY_LINKED.format(channel=_channel(other),
+                                                         name=_name(other)))
     code = await identities.create_code(ctx.session, ctx.user, ctx.now)
     return Reply(texts.LINK_CODE_CREATED.format(
         code=code, other=_other_channel(ctx.incoming.channel)))

@@ -149,6 +149,7 @@ class Router:
 
     async def _dispatch(self, ctx: Context) -> list[Reply]:
         incoming = ctx.incoming
+        await self._leave_dialogs(ctx)
         if question_review.owns(incoming.payload):
             return [await question_review.on_payload(ctx, incoming.payload or "")]
         if incoming.payload is not None:
@@ -168,6 +169,31 @@ class Router:
                 return [await revoke.on_action(ctx, action)]
             return self._on_payload(ctx, incoming.payload)
         return await self._on_text(ctx, incoming.text or "")
+
+    # -- dialogs left open (the composer, a confirmation) ---------------------------------------
+    @staticmethod
+    async def _leave_dialogs(ctx: Context) -> None:
+        """Any command or button sets open dialogs aside (kept, not taking typed text), except
+        the dialog whose own button this is, which it resumes."""
+        incoming = ctx.incoming
+        if incoming.payload is None and not (incoming.text or "").lstrip().startswith("/"):
+            return
+        action = parse(incoming.payload) if incoming.payload is not None else None
+        keep = {"compose": broadcast_composer.KIND, "confirm": confirm.KIND}.get(
+            action.kind if action else "")
+        await dialogs.park(ctx.session, incoming.channel, incoming.chat_id, incoming.user_id,
+                           keep=keep)
+
+    @staticmethod
+    async def _set_aside(ctx: Context, live: set[str]) -> list[Reply]:
+        """A live dialog did not take this text (a question): keep it aside and say how to go
+        back; the text is answered as a question."""
+        kept = sorted(live & set(texts.DIALOG_KEPT))
+        if kept:
+            incoming = ctx.incoming
+            await dialogs.park(ctx.session, incoming.channel, incoming.chat_id,
+                               incoming.user_id)
+        return [Reply(texts.DIALOG_KEPT[kind]) for kind in kept]
 
     def _on_payload(self, ctx: Context, payload: str) -> list[Reply]:
         action = parse(payload)
@@ -261,4 +287,5 @@ class Router:
             return [await account.redeem(ctx, stripped)]
         if fold(stripped).strip(" !.?") in GREETINGS:
             return [browse.start(ctx.qa.kb, ctx.incoming.user_name)]
-        return await qa.ask(ctx, text)
+        set_aside = await self._set_aside(ctx, live)
+        return [*await qa.ask(ctx, text), *set_aside]

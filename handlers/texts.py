@@ -132,7 +132,7 @@ INVITE_CREATED = (
     "Người được mời mở đường dẫn hoặc gửi mã này cho tôi.{link}"
 )
 
-OPTIONS_HINT = "(Gõ số từ 1 đến {n} để chọn, hoặc gõ câu hỏi.)"
+OPTIONS_HINT = "(Gõ số từ 1 đến {n} để chọn.)"
 OPTIONS_HINT_GROUP = "(Trả lời tin này hoặc nhắc tên bot kèm số 1 đến {n} để chọn.)"
 STALE_OPTION = (
     "Số này không còn dùng được (đã quá lâu hoặc không có trong danh sách). "
@@ -230,6 +230,13 @@ BC_DONE = {
     "cancel": "Đã huỷ thông báo #{id}. Các tin chưa gửi sẽ không gửi nữa.",
 }
 
+# a dialog that did not take a typed text (answered as a question): kept, and how to go back
+DIALOG_KEPT = {
+    "broadcast_draft": "📝 Bản soạn thông báo của đồng chí vẫn được giữ: gõ /thongbao rồi bấm "
+                       "«✏️ Soạn tiếp» để làm tiếp, hoặc /huy để bỏ.",
+    "confirm": "📝 Phần xác nhận quán triệt đang làm dở vẫn được giữ: bấm nút ở tin nhắn trước "
+               "để làm tiếp, hoặc gõ /huy để bỏ.",
+}
 BC_QUIT_BUTTON = "✖️ Huỷ soạn"
 BC_QUIT = "Đã huỷ bản soạn thông báo."
 BC_NO_DRAFT = "Không có thông báo nào đang soạn."

@@ -265,6 +265,9 @@ class DialogState(Base):
     kind: Mapped[str] = mapped_column(String(24))
     data: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # set aside: the user went elsewhere (a command, a menu); kept, but typed text is not
+    # taken as an answer until the dialog is resumed (its buttons, "Soạn tiếp")
+    parked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

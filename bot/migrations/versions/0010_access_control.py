@@ -1,5 +1,5 @@
 """Access control: identity links that the role holder confirms (at most one per account),
-invites that can be revoked.
+invites that can be revoked; dialogs set aside (parked) when the user goes elsewhere.
 
 Revision ID: 0010
 Revises: 0009
@@ -39,9 +39,14 @@ def upgrade() -> None:
     op.execute("UPDATE link_codes SET status = 'linked' WHERE used_at IS NOT NULL")
     with op.batch_alter_table("invites") as batch:
         batch.add_column(sa.Column("revoked_at", sa.DateTime(timezone=True)))
+    with op.batch_alter_table("dialog_states") as batch:
+        batch.add_column(sa.Column("parked", sa.Boolean(), nullable=False,
+                                   server_default=sa.false()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("dialog_states") as batch:
+        batch.drop_column("parked")
     with op.batch_alter_table("invites") as batch:
         batch.drop_column("revoked_at")
     with op.batch_alter_table("link_codes") as batch:
