@@ -21,7 +21,9 @@ HELP = (
     "Lệnh: /start — trang đầu · /help — hướng dẫn · /menu — danh mục · /toi — vai trò của tôi\n"
     "Bí thư: /daquantriet — xác nhận chi bộ đã quán triệt · /baocao — số liệu quán triệt\n"
     "Đảng viên: /dahoc — báo mình đã học · Báo cáo viên: /thongbao, /dotquantriet, "
-    "/cauhoi — đảng viên hỏi gì"
+    "/cauhoi — đảng viên hỏi gì\n"
+    "Tài khoản: /lienkettaikhoan — liên kết Telegram với Zalo · /huylienkettaikhoan — hủy\n"
+    "Quản trị, bí thư: /moi — tạo mã mời · /thuhoi — thu hồi vai trò"
 )
 HELP_GROUP_NOTE = (
     "\n\nTrong nhóm, tôi chỉ trả lời khi được gọi bằng lệnh, nhắc tên (@) "
