@@ -214,3 +214,41 @@ async def test_a_recurring_broadcast_whose_creator_lost_the_right_is_paused_at_f
     assert len(report.runs) == 1
     async with app.sessions() as s:
         assert (await s.get(Broadcast, bid)).created_by == world.admin.id
+
+
+# -- links made before the confirmed flow ---------------------------------------------------------
+async def test_unconfirmed_links_from_before_are_undone_by_the_migration(database_url):
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.db.engine import create_engine
+    from bot.db.migrate import alembic_config, upgrade
+
+    engine = create_engine(make_settings(database_url))
+    try:
+        def to_0009(sync_conn) -> None:  # type: ignore[no-untyped-def]
+            cfg = alembic_config()
+            cfg.attributes["connection"] = sync_conn
+            command.upgrade(cfg, "0009")
+
+        async with engine.begin() as conn:
+            await conn.run_sync(to_0009)
+            for uid, channel, ext, linked in ((1, "zalo", "attacker", None),
+                                              (2, "telegram", "sec-1", 1),
+                                              (3, "telegram", "sec-2", 1)):
+                await conn.execute(text(
+                    "INSERT INTO users (id, channel, external_id, linked_user_id, created_at, "
+                    "last_seen_at) VALUES (:i, :c, :e, :l, CURRENT_TIMESTAMP, "
+                    "CURRENT_TIMESTAMP)"), {"i": uid, "c": channel, "e": ext, "l": linked})
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            linked = (await conn.execute(text(
+                "SELECT id FROM users WHERE linked_user_id IS NOT NULL"))).all()
+            audits = (await conn.execute(text(
+                "SELECT target, details FROM audit_log WHERE action = 'identity.unlink' "
+                "ORDER BY target"))).all()
+        assert linked == []
+        assert [t for t, _ in audits] == ["user:2", "user:3"]
+        assert json.loads(audits[0][1])["other_user"] == 1
+    finally:
+        await engine.dispose()

@@ -18,11 +18,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # An account could collect links from many people: keep the oldest link to each account
-    # and drop the others before the unique index makes that impossible.
+    # Links made before this revision were never confirmed by the account holding the roles
+    # (a code sent by someone else could hand their roles over): undo them all, audited; people
+    # link again with the confirmed flow. This also leaves at most one link per account.
     op.execute(
-        "UPDATE users SET linked_user_id = NULL WHERE linked_user_id IS NOT NULL AND id > "
-        "(SELECT MIN(u2.id) FROM users u2 WHERE u2.linked_user_id = users.linked_user_id)")
+        "INSERT INTO audit_log (created_at, actor_user_id, action, target, details) "
+        "SELECT CURRENT_TIMESTAMP, NULL, 'identity.unlink', 'user:' || id, "
+        "'{\"other_user\": ' || linked_user_id || ', \"by\": \"migration 0010\", "
+        "\"reason\": \"link made without the role holder confirming\"}' "
+        "FROM users WHERE linked_user_id IS NOT NULL")
+    op.execute("UPDATE users SET linked_user_id = NULL WHERE linked_user_id IS NOT NULL")
     with op.batch_alter_table("users") as batch:
         batch.drop_index("ix_users_linked_user_id")
         batch.create_index("ix_users_linked_user_id", ["linked_user_id"], unique=True)
