@@ -59,6 +59,8 @@ def confirm_question(request: identities.LinkRequest, user: User) -> Reply:
 
 async def link_code(ctx: Context) -> Reply:
     """/lienkettaikhoan: a link request waiting for this account first, else a new code."""
+    if ctx.incoming.chat_kind is not ChatKind.PRIVATE:
+        return Reply(texts.LINK_PRIVATE_ONLY)  # a code shown in a group is anyone's to send
     waiting = await identities.waiting_for(ctx.session, ctx.user, ctx.now)
     if waiting:
         return confirm_question(waiting[0], ctx.user)

@@ -147,6 +147,10 @@ LINK_CODE_CREATED = (
     "(từ tài khoản của chính đồng chí). Tài khoản đang có vai trò sẽ được hỏi xác nhận "
     "trước khi liên kết.\nĐừng đưa mã này cho ai khác."
 )
+LINK_PRIVATE_ONLY = (
+    "Mã liên kết tài khoản chỉ lấy trong tin nhắn riêng với tôi. Đồng chí mở trò chuyện riêng "
+    "rồi gõ /lienkettaikhoan."
+)
 LINK_CONFIRM = (
     "Liên kết tài khoản {channel} «{name}» với tài khoản này? "
     "Người đó sẽ có mọi quyền của đồng chí."

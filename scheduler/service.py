@@ -199,6 +199,15 @@ class DeliveryService:
             log.info("no channel to tell user %s: %s", user_id, reply.text[:120])
             return
         buttons = tuple(tuple((b.label, b.payload) for b in row) for row in reply.buttons)
+        if user.channel == "zalo" and buttons:
+            # numbered options: the user's own, so they come before any older ones of theirs
+            from bot.services import dialogs
+
+            ttl = timedelta(minutes=self.app.settings.zalo_options_ttl_minutes)
+            async with self.app.sessions() as session, session.begin():
+                await dialogs.save_options(session, "zalo", user.external_id, user.external_id,
+                                           [b.payload for row in reply.buttons for b in row],
+                                           ttl)
         try:
             await sender.send(user.external_id, reply.text, buttons)
         except DeliveryError as exc:

@@ -203,3 +203,26 @@ async def test_a_legitimate_link_works_after_the_role_holder_confirms_and_can_be
     async with both.app.sessions() as s:
         unlinked = await s.scalar(select(AuditLog).where(AuditLog.action == "identity.unlink"))
         assert json.loads(unlinked.details)["channels"] == "telegram+zalo"
+
+
+async def test_the_zalo_account_holding_the_role_confirms_by_number(both):
+    async with both.app.sessions() as s, s.begin():
+        unit = await orgs.get_unit(s, "X02-CB01")
+        invite = (await roles.create_invite(s, Role.SECRETARY, unit)).code
+    [bound] = await both.zalo_say(SECRETARY_ZALO, invite, "Chị Tư")
+    assert "X02-CB01" in bound
+    [issued] = await both.zalo_say(SECRETARY_ZALO, "/lienkettaikhoan", "Chị Tư")
+    before = len(both.zalo.sent(SECRETARY_ZALO))
+    [waiting] = await both.telegram(_code(issued), user=777002)
+    assert "Tài khoản Zalo «Chị Tư» đang có vai trò nên phải xác nhận" in waiting
+    await both.zalo.wait_for(lambda: len(both.zalo.sent(SECRETARY_ZALO)) > before)
+    pushed = both.zalo.sent(SECRETARY_ZALO)[-1].params["text"]
+    assert pushed.startswith("Liên kết tài khoản Telegram «Bác Ba» với tài khoản này? "
+                             "Người đó sẽ có mọi quyền của đồng chí.")
+    assert "1. ✅ Đồng ý" in pushed and "2. ✖️ Không" in pushed
+    [me] = await both.telegram("/toi", user=777002)
+    assert "X02-CB01" not in me
+    [done] = await both.zalo_say(SECRETARY_ZALO, "1", "Chị Tư")
+    assert "Đã liên kết tài khoản Zalo này với tài khoản Telegram «Bác Ba»" in done
+    [me] = await both.telegram("/toi", user=777002)
+    assert "X02-CB01" in me

@@ -84,3 +84,10 @@ def test_the_import_refuses_codes_no_button_can_carry():
     with pytest.raises(OrgImportError):
         orgs.parse_csv("code,name,level,parent_code,members\nX\u200b01\u0007,Tên,chi_bo,,1\n")
     assert orgs.parse_csv(EXTRA_CSV)[0].code == "X01-CBĐoàn"
+
+
+async def test_link_codes_are_given_in_private_chat_only(app):
+    world = await build_world(app)
+    [refused] = await app.router.handle(_msg(world.admin.external_id, "/lienkettaikhoan",
+                                             group="-1001"))
+    assert refused.text == texts.LINK_PRIVATE_ONLY and "LK-" not in refused.text
