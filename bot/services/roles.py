@@ -272,12 +272,19 @@ async def may_revoke(session: AsyncSession, actor: User | None, grant: Grant) ->
     """The operator (None) always; in chat, the same rule as inviting: an admin over the unit
     takes back any role, a secretary strictly above it a secretary's or member's role; a
     whole-tree grant only a whole-tree admin."""
-    if actor is None:
-        return True
+    return actor is None or _may_revoke(await roles_of(session, actor), grant)
+
+
+def _may_revoke(held: list[tuple[Role, OrgUnit | None]], grant: Grant) -> bool:
     if grant.unit is None:
-        return any(role is Role.ADMIN and unit is None
-                   for role, unit in await roles_of(session, actor))
-    return await may_invite(session, actor, grant.role, grant.unit)
+        return any(role is Role.ADMIN and scope is None for role, scope in held)
+    for role, scope in held:
+        if role is Role.ADMIN and (scope is None or grant.unit.path.startswith(scope.path)):
+            return True
+        if (role is Role.SECRETARY and scope is not None and grant.role in SECRETARY_INVITABLE
+                and grant.unit.path.startswith(scope.path) and scope.id != grant.unit.id):
+            return True
+    return False
 
 
 async def grants(session: AsyncSession, *, user: User | None = None,
@@ -306,8 +313,8 @@ async def get_grant(session: AsyncSession, grant_id: int) -> Grant | None:
 async def revocable_grants(session: AsyncSession, actor: User,
                            under: OrgUnit | None = None) -> list[Grant]:
     """The grants `actor` may take back (within their admin and secretary subtrees)."""
-    scopes = [unit for role, unit in await roles_of(session, actor)
-              if role in (Role.ADMIN, Role.SECRETARY)]
+    held = await roles_of(session, actor)  # once: one query for the whole list
+    scopes = [unit for role, unit in held if role in (Role.ADMIN, Role.SECRETARY)]
     if not scopes:
         return []
     if None in scopes and under is None:
@@ -318,10 +325,8 @@ async def revocable_grants(session: AsyncSession, actor: User,
     seen: set[int] = set()
     result = []
     for grant_ in candidates:
-        if grant_.assignment.id in seen:
-            continue
-        seen.add(grant_.assignment.id)
-        if await may_revoke(session, actor, grant_):
+        if grant_.assignment.id not in seen and _may_revoke(held, grant_):
+            seen.add(grant_.assignment.id)
             result.append(grant_)
     return result
 
