@@ -226,13 +226,13 @@ async def test_unconfirmed_links_from_before_are_undone_by_the_migration(databas
 
     engine = create_engine(make_settings(database_url))
     try:
-        def to_0010(sync_conn) -> None:  # type: ignore[no-untyped-def]
+        def to_0013(sync_conn) -> None:  # type: ignore[no-untyped-def]
             cfg = alembic_config()
             cfg.attributes["connection"] = sync_conn
-            command.upgrade(cfg, "0010")
+            command.upgrade(cfg, "0013")
 
         async with engine.begin() as conn:
-            await conn.run_sync(to_0010)
+            await conn.run_sync(to_0013)
             for uid, channel, ext, linked in ((1, "zalo", "attacker", None),
                                               (2, "telegram", "sec-1", 1),
                                               (3, "telegram", "sec-2", 1)):

@@ -1,8 +1,8 @@
 """Access control: identity links that the role holder confirms (at most one per account),
 invites that can be revoked; dialogs set aside (parked) when the user goes elsewhere.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-01
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
@@ -24,7 +24,7 @@ def upgrade() -> None:
     op.execute(
         "INSERT INTO audit_log (created_at, actor_user_id, action, target, details) "
         "SELECT CURRENT_TIMESTAMP, NULL, 'identity.unlink', 'user:' || id, "
-        "'{\"other_user\": ' || linked_user_id || ', \"by\": \"migration 0011\", "
+        "'{\"other_user\": ' || linked_user_id || ', \"by\": \"migration 0014\", "
         "\"reason\": \"link made without the role holder confirming\"}' "
         "FROM users WHERE linked_user_id IS NOT NULL")
     op.execute("UPDATE users SET linked_user_id = NULL WHERE linked_user_id IS NOT NULL")
