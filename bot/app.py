@@ -12,7 +12,7 @@ from bot.db.engine import create_engine, session_factory
 from bot.db.migrate import upgrade
 from bot.files import FileStore
 from bot.services.qa import QAService
-from bot.services.roles import bootstrap_admins
+from bot.services.roles import reconcile_admins
 from content.kb import KnowledgeBase, default_kb
 from content.matcher import Matcher
 from handlers.router import Router
@@ -52,11 +52,12 @@ async def build_app(settings: Settings, *, migrate: bool = True) -> App:
         if before != after:
             log.info("database migrated from %s to %s", before or "empty", after)
     sessions = session_factory(engine)
-    if settings.admin_telegram_ids:
-        async with sessions() as session, session.begin():
-            added = await bootstrap_admins(session, "telegram", settings.admin_telegram_ids)
-        if added:
-            log.info("granted the admin role to %d configured Telegram id(s)", added)
+    async with sessions() as session, session.begin():  # ADMIN_TELEGRAM_IDS, as it is now
+        added, removed = await reconcile_admins(session, "telegram",
+                                                settings.admin_telegram_ids)
+    if added or removed:
+        log.info("configured Telegram admins: %d granted, %d taken back (no longer in "
+                 "ADMIN_TELEGRAM_IDS)", added, removed)
     qa = build_qa(settings)
     router = Router(sessions, qa, page_size=settings.browse_page_size, tz=settings.tz,
                     bot_username=settings.telegram_bot_username, settings=settings)

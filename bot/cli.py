@@ -138,7 +138,7 @@ async def _cmd_run(settings: Settings) -> int:
                       "postgresql+asyncpg://…) để chạy nhiều tiến trình.",
                       describe_holder(exc.holder), exc.channel)
             return EXIT_BUSY
-        app.router.on_broadcast_created = delivery.poke
+        delivery.attach(app.router)  # wake-ups after a new broadcast, messages to other users
         state.dispatchers.update(delivery.dispatchers)
         health, metrics = endpoints(app.engine, app.sessions, state)
         web.set_health(health)
@@ -194,8 +194,14 @@ async def _cmd_db_current(settings: Settings) -> int:
 
 
 async def _cmd_admin_add(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.services.people import upsert_user
+    from bot.cli_common import fail
+    from bot.services.people import upsert_user, valid_external_id
     from bot.services.roles import Role, grant
+
+    if not valid_external_id(args.channel, str(args.user_id)):
+        return fail(f"«{str(args.user_id)[:40]}» không phải mã người dùng {args.channel} hợp lệ"
+                    + (" (Telegram: một số nguyên dương)"
+                       if args.channel == "telegram" else ""))
 
     async def work(session):  # type: ignore[no-untyped-def]
         user = await upsert_user(session, args.channel, str(args.user_id), None)
@@ -430,7 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     invite_create.add_argument("--uses", type=int, default=1)
     invite_create.add_argument("--expires", default="7d", help="vd. 7d, 12h, 30m")
     invite_create.add_argument("--json", action="store_true")
-    from bot import cli_broadcast, cli_questions, cli_report
+    from bot import cli_access, cli_broadcast, cli_questions, cli_report
+
+    cli_access.add_parsers(sub, invite_sub)
 
     cli_broadcast.add_parser(sub)
     cli_report.add_parser(sub)
@@ -481,8 +489,12 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(_cmd_db_current(settings))
     if args.command == "admin":
         return asyncio.run(_cmd_admin_add(settings, args))
-    if args.command == "invite":
+    if args.command == "invite" and args.invite_command == "create":
         return asyncio.run(_cmd_invite_create(settings, args))
+    if args.command in ("role", "invite", "link"):
+        from bot import cli_access
+
+        return asyncio.run(cli_access.run(settings, args))
     if args.command == "org":
         from bot import cli_org
 

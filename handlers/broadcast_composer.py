@@ -85,7 +85,8 @@ async def on_action(ctx: Context, action: Action) -> Reply:
 
 
 async def on_text(ctx: Context, text: str) -> Reply | None:
-    """Typed text answers the current step; None when no draft is live (Q&A goes on)."""
+    """Typed text answers the current step; None when no draft is live, or when the text is
+    not an answer to this step (a question): Q&A goes on, the draft is kept."""
     loaded = await _load(ctx)
     if loaded is None:
         return None
@@ -100,10 +101,31 @@ async def on_text(ctx: Context, text: str) -> Reply | None:
     if step == "entry":
         return await _choose_entry(ctx, draft, text)
     if step == "units":
-        return await _set_units(ctx, draft, parse_codes(text))
+        codes = parse_codes(text)
+        if _asks(text, codes) and not await _names_a_unit(ctx, codes):
+            return None
+        return await _set_units(ctx, draft, codes)
     if step in TIME_STEPS:
         return await _set_time(ctx, step, draft, text.strip())
-    return await _prompt(ctx, step, draft, texts.BC_PRESS_BUTTON)
+    return None  # a step answered with buttons: typed text is something else
+
+
+def _asks(text: str, words: tuple[str, ...]) -> bool:
+    """A question rather than an answer: a question mark, or words that are no codes or
+    times (no digit in them), e.g. «Nghị quyết 57 ban hành ngày nào»."""
+    return "?" in text or sum(not any(c.isdigit() for c in w) for w in words) >= 3
+
+
+async def _names_a_unit(ctx: Context, codes: tuple[str, ...]) -> bool:
+    return any([await _exists(ctx, code) for code in codes])
+
+
+async def _exists(ctx: Context, code: str) -> bool:
+    try:
+        await resolve_units(ctx.session, (code,))
+    except TargetError:
+        return False
+    return True
 
 
 async def _announce(ctx: Context, campaign_id: int) -> Reply:
@@ -308,6 +330,8 @@ async def _set_time(ctx: Context, step: str, draft: Draft, text: str) -> Reply:
             at, cron = text, None
         parse_schedule(at=at, cron=cron, tz=ctx.tz, now=ctx.now)
     except ScheduleError as exc:
+        if _asks(text, tuple(text.split())):
+            return None  # a question, not a time
         return await _prompt(ctx, step, draft, str(exc))
     draft.at, draft.cron = at, cron
     return await _go(ctx, "preview", draft)

@@ -216,6 +216,14 @@ async def _cells_below(ctx: Context) -> list[OrgUnit]:
     return list(rows.all())
 
 
+async def _sees(ctx: Context, scope: OrgUnit) -> bool:
+    """A campaign is visible to those holding a role inside its scope or above it."""
+    for _role, unit in await roles_of(ctx.session, ctx.user):
+        if unit is None or unit.path.startswith(scope.path) or scope.path.startswith(unit.path):
+            return True
+    return False
+
+
 async def _acts_above(ctx: Context) -> bool:
     for role, unit in await roles_of(ctx.session, ctx.user):
         if role is Role.ADMIN or (role is Role.SECRETARY and unit is not None
@@ -229,10 +237,12 @@ async def _pairs(ctx: Context, campaign: Campaign | None, cells: list[OrgUnit],
     """The open (campaign, cell) pairs: none → say so, one → go on, several → ask which."""
     pairs: list[tuple[Campaign, OrgUnit]] = []
     if campaign is not None:
+        scope = await ctx.session.get(OrgUnit, campaign.scope_unit_id)
+        if scope is None or not await _sees(ctx, scope):
+            return Reply(texts.CF_UNAVAILABLE)  # not even its title outside its scope
         if campaign.status != "open":
             return Reply(texts.CF_CLOSED.format(title=campaign.title))
-        scope = await ctx.session.get(OrgUnit, campaign.scope_unit_id)
-        pairs = [(campaign, c) for c in cells if scope is not None and in_campaign(scope, c)]
+        pairs = [(campaign, c) for c in cells if in_campaign(scope, c)]
         if not pairs:
             return Reply(texts.CF_NOT_IN_CAMPAIGN.format(cell=_names(cells),
                                                          title=campaign.title))

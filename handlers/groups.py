@@ -97,6 +97,8 @@ async def groups_command(ctx: Context) -> Reply:
 
 
 async def invite_command(ctx: Context, argument: str, bot_username: str) -> Reply:
+    if ctx.incoming.chat_kind is not ChatKind.PRIVATE:
+        return Reply(texts.INVITE_PRIVATE_ONLY)  # a code posted in a group is anyone's
     parts = argument.split()
     role = ROLE_ALIASES.get(parts[0].lower()) if parts else None
     if role is None or len(parts) < 2:

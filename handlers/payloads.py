@@ -1,6 +1,7 @@
 """Button payloads: short, versionless strings, always validated on the server.
 
-Formats (each at most 64 bytes, Telegram's callback_data limit):
+Formats (each at most 64 bytes, Telegram's callback_data limit; <unit_code> is any code the org
+import accepts, bot.services.orgs.valid_code, which keeps every format below 64 bytes):
   m                 main menu            h            help
   d:<DOC>           topics of a document
   t:<DOC>:<topic>:<page>   questions of a topic, paged
@@ -16,6 +17,9 @@ Formats (each at most 64 bytes, Telegram's callback_data limit):
   qa:all            everyone attended        qx:ok | qx:no   confirm or cancel the summary
   r:<campaign>[:<unit_code>]  the campaign report, optionally drilled down to a unit
   rc:<campaign>:<unit_code>   its chart      rx:<campaign>:<unit_code>   its Excel export
+  lk:ok:<request> | lk:no:<request>   agree to / refuse an identity link (checked on press)
+  rv:<grant>        /thuhoi: a role grant picked for revocation    rv:ok:<grant>  revoke it
+                    (the actor's scope re-checked on each press)
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.services.orgs import valid_code  # one rule for unit codes: the import's
+
 MAX_PAYLOAD_BYTES = 64
 _DOC_RE = re.compile(r"^[A-Z0-9]{2,16}$")
 _ID_RE = re.compile(r"^[a-z0-9-]{1,48}$")
-_UNIT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
 _NUMBER_RE = re.compile(r"^[0-9]{1,9}$")
 BROADCAST_OPS = ("open", "pause", "resume", "cancel", "announce")  # announce: <campaign>
 COMPOSE_CHOICES = frozenset({
@@ -39,6 +44,7 @@ COMPOSE_CHOICES = frozenset({
 @dataclass(frozen=True)
 class Action:
     # menu | help | document | topic | entry | link | broadcast | compose | confirm | report
+    # | identity | revoke
     kind: str
     document: str = ""
     topic: str = ""
@@ -111,6 +117,14 @@ def report(campaign_id: int, unit_code: str = "", op: str = "show") -> str:
     return f"{prefix}:{campaign_id}:{unit_code}" if unit_code else f"{prefix}:{campaign_id}"
 
 
+def identity_answer(request_id: int, agree: bool) -> str:
+    return f"lk:{'ok' if agree else 'no'}:{request_id}"
+
+
+def revoke(grant_id: int, confirm: bool = False) -> str:
+    return f"rv:ok:{grant_id}" if confirm else f"rv:{grant_id}"
+
+
 def fits(payload: str) -> bool:
     return len(payload.encode("utf-8")) <= MAX_PAYLOAD_BYTES
 
@@ -130,7 +144,7 @@ def parse(payload: str) -> Action | None:
         return Action("entry", entry_id=rest)
     if kind == "em" and _ID_RE.match(rest):
         return Action("more", entry_id=rest)
-    if kind == "l" and _UNIT_RE.match(rest):
+    if kind == "l" and valid_code(rest):
         return Action("link", unit_code=rest)
     if kind == "b":
         return _parse_broadcast(rest)
@@ -140,6 +154,14 @@ def parse(payload: str) -> Action | None:
         return _parse_confirm(kind, rest)
     if kind in ("r", "rc", "rx"):
         return _parse_report(kind, rest)
+    if kind == "lk":
+        op, _, number = rest.partition(":")
+        if op in ("ok", "no") and _NUMBER_RE.fullmatch(number):
+            return Action("identity", op=op, number=int(number))
+    if kind == "rv":
+        op, _, number = rest.rpartition(":")
+        if op in ("", "ok") and _NUMBER_RE.fullmatch(number):
+            return Action("revoke", op=op or "pick", number=int(number))
     if kind == "t":
         parts = rest.split(":")
         if (
@@ -166,7 +188,7 @@ def _parse_compose(rest: str) -> Action | None:
     if rest in COMPOSE_CHOICES:
         return Action("compose", op=rest)
     choice, _, argument = rest.partition(":")
-    if choice == "u" and _UNIT_RE.fullmatch(argument):
+    if choice == "u" and valid_code(argument):
         return Action("compose", op="u", unit_code=argument)
     if choice == "sd" and _DOC_RE.fullmatch(argument):
         return Action("compose", op="sd", document=argument)
@@ -182,7 +204,7 @@ def _parse_confirm(kind: str, rest: str) -> Action | None:
         return Action("confirm", op="start", number=int(rest))
     if kind == "qc":
         number, _, code = rest.partition(":")
-        if _NUMBER_RE.fullmatch(number) and _UNIT_RE.fullmatch(code):
+        if _NUMBER_RE.fullmatch(number) and valid_code(code):
             return Action("confirm", op="choose", number=int(number), unit_code=code)
     if kind == "qd" and rest in ("0", "1"):
         return Action("confirm", op="date", number=int(rest))
@@ -195,7 +217,7 @@ def _parse_confirm(kind: str, rest: str) -> Action | None:
 
 def _parse_report(kind: str, rest: str) -> Action | None:
     number, _, code = rest.partition(":")
-    if not _NUMBER_RE.fullmatch(number) or (code and not _UNIT_RE.fullmatch(code)):
+    if not _NUMBER_RE.fullmatch(number) or (code and not valid_code(code)):
         return None
     if kind != "r" and not code:
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,7 +17,6 @@ from bot.metrics import METRICS
 from bot.services import dialogs
 from bot.services.people import upsert_chat, upsert_user
 from bot.services.qa import QAService
-from bot.services.roles import looks_like_code
 from content.normalize import fold
 from handlers import (
     account,
@@ -28,6 +27,7 @@ from handlers import (
     qa,
     question_review,
     reports_chat,
+    revoke,
     texts,
 )
 from handlers.payloads import parse
@@ -55,6 +55,8 @@ class Context:
     confirm_slack: float = 1.5  # settings.confirm_total_slack
     confirm_ttl: timedelta = timedelta(minutes=30)  # settings.confirm_dialog_ttl_minutes
     report_laggards: int = 10  # settings.report_max_laggards
+    # messages for other users' private chats (a link request to confirm), sent after the commit
+    notices: list[tuple[int, Reply]] = field(default_factory=list)
 
 
 def _utc_now() -> datetime:
@@ -92,6 +94,8 @@ class Router:
         self.report_laggards = config.report_max_laggards
         # set by the running service to wake its scheduler once a new broadcast is committed
         self.on_broadcast_created: Callable[[], None] | None = None
+        # set by the running service to reach another user's private chat (user id, message)
+        self.on_notice: Callable[[int, Reply], Awaitable[None]] | None = None
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         if incoming.chat_kind is ChatKind.GROUP and not incoming.addressed:
@@ -129,10 +133,23 @@ class Router:
             except Exception:
                 log.exception("waking the scheduler after broadcast #%s failed",
                               ctx.created_broadcast)
+        await self._send_notices(ctx)
         return replies
+
+    async def _send_notices(self, ctx: Context) -> None:
+        """After the commit: best effort (whoever is told can also ask again in their chat)."""
+        for user_id, reply in ctx.notices:
+            if self.on_notice is None:
+                log.info("no way to reach user %s now; they will see it on asking", user_id)
+                continue
+            try:
+                await self.on_notice(user_id, reply)
+            except Exception:
+                log.exception("telling user %s failed", user_id)
 
     async def _dispatch(self, ctx: Context) -> list[Reply]:
         incoming = ctx.incoming
+        await self._leave_dialogs(ctx)
         if question_review.owns(incoming.payload):
             return [await question_review.on_payload(ctx, incoming.payload or "")]
         if incoming.payload is not None:
@@ -145,8 +162,38 @@ class Router:
                 return [await confirm.on_action(ctx, action)]
             if action is not None and action.kind == "report":
                 return [await reports_chat.on_action(ctx, action)]
+            # access control: identity links, revocations
+            if action is not None and action.kind == "identity":
+                return [await account.on_action(ctx, action)]
+            if action is not None and action.kind == "revoke":
+                return [await revoke.on_action(ctx, action)]
             return self._on_payload(ctx, incoming.payload)
         return await self._on_text(ctx, incoming.text or "")
+
+    # -- dialogs left open (the composer, a confirmation) ---------------------------------------
+    @staticmethod
+    async def _leave_dialogs(ctx: Context) -> None:
+        """Any command or button sets open dialogs aside (kept, not taking typed text), except
+        the dialog whose own button this is, which it resumes."""
+        incoming = ctx.incoming
+        if incoming.payload is None and not (incoming.text or "").lstrip().startswith("/"):
+            return
+        action = parse(incoming.payload) if incoming.payload is not None else None
+        keep = {"compose": broadcast_composer.KIND, "confirm": confirm.KIND}.get(
+            action.kind if action else "")
+        await dialogs.park(ctx.session, incoming.channel, incoming.chat_id, incoming.user_id,
+                           keep=keep)
+
+    @staticmethod
+    async def _set_aside(ctx: Context, live: set[str]) -> list[Reply]:
+        """A live dialog did not take this text (a question): keep it aside and say how to go
+        back; the text is answered as a question."""
+        kept = sorted(live & set(texts.DIALOG_KEPT))
+        if kept:
+            incoming = ctx.incoming
+            await dialogs.park(ctx.session, incoming.channel, incoming.chat_id,
+                               incoming.user_id)
+        return [Reply(texts.DIALOG_KEPT[kind]) for kind in kept]
 
     def _on_payload(self, ctx: Context, payload: str) -> list[Reply]:
         action = parse(payload)
@@ -187,6 +234,10 @@ class Router:
                 return [await account.whoami(ctx)]
             if command in ("/lienketzalo", "/lienkettelegram", "/lienkettaikhoan"):
                 return [await account.link_code(ctx)]
+            if command == "/huylienkettaikhoan":
+                return [await account.unlink_command(ctx)]
+            if command == "/thuhoi":
+                return [await revoke.command(ctx, argument)]
             if command == "/lienket":
                 return [await groups.link_command(ctx, argument)]
             if command == "/huylienket":
@@ -232,8 +283,9 @@ class Router:
         confirmed = await confirm.on_text(ctx, text, in_dialog=confirm.KIND in live)
         if confirmed is not None:
             return [confirmed]
-        if ctx.incoming.chat_kind is ChatKind.PRIVATE and looks_like_code(stripped):
+        if ctx.incoming.chat_kind is ChatKind.PRIVATE and account.looks_like_code(stripped):
             return [await account.redeem(ctx, stripped)]
         if fold(stripped).strip(" !.?") in GREETINGS:
             return [browse.start(ctx.qa.kb, ctx.incoming.user_name)]
-        return await qa.ask(ctx, text)
+        set_aside = await self._set_aside(ctx, live)
+        return [*await qa.ask(ctx, text), *set_aside]

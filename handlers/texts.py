@@ -22,7 +22,9 @@ HELP = (
     "Lệnh: /start — trang đầu · /help — hướng dẫn · /menu — danh mục · /toi — vai trò của tôi\n"
     "Bí thư: /daquantriet — xác nhận chi bộ đã quán triệt · /baocao — số liệu quán triệt\n"
     "Đảng viên: /dahoc — báo mình đã học · Báo cáo viên: /thongbao, /dotquantriet, "
-    "/cauhoi — đảng viên hỏi gì"
+    "/cauhoi — đảng viên hỏi gì\n"
+    "Tài khoản: /lienkettaikhoan — liên kết Telegram với Zalo · /huylienkettaikhoan — hủy\n"
+    "Quản trị, bí thư: /moi — tạo mã mời · /thuhoi — thu hồi vai trò"
 )
 HELP_GROUP_NOTE = (
     "\n\nTrong nhóm, tôi chỉ trả lời khi được gọi bằng lệnh, nhắc tên (@) "
@@ -123,13 +125,17 @@ INVITE_USAGE = (
     "Vai trò: bithu (bí thư/phó bí thư), dangvien (đảng viên); quản trị viên có thêm "
     "baocaovien, quantri.\nVí dụ: /moi bithu X01-CB01"
 )
+INVITE_PRIVATE_ONLY = (
+    "Mã mời chỉ tạo trong tin nhắn riêng với tôi: mã gửi trong nhóm thì ai trong nhóm cũng "
+    "dùng được. Đồng chí mở trò chuyện riêng với tôi rồi gõ /moi."
+)
 INVITE_NOT_ALLOWED = "Đồng chí không có quyền tạo mã mời {role} cho {unit}."
 INVITE_CREATED = (
     "Mã mời {role} của {unit}: {code}\nDùng được {uses} lần, hết hạn {expires}.\n"
     "Người được mời mở đường dẫn hoặc gửi mã này cho tôi.{link}"
 )
 
-OPTIONS_HINT = "(Gõ số từ 1 đến {n} để chọn, hoặc gõ câu hỏi.)"
+OPTIONS_HINT = "(Gõ số từ 1 đến {n} để chọn.)"
 OPTIONS_HINT_GROUP = "(Trả lời tin này hoặc nhắc tên bot kèm số 1 đến {n} để chọn.)"
 OPTIONS_HINT_ONE = {  # the same hints when there is a single option
     OPTIONS_HINT: "(Gõ số 1 để chọn, hoặc gõ câu hỏi.)",
@@ -154,11 +160,64 @@ UNSUPPORTED_MESSAGE = "Tôi chỉ đọc được tin nhắn chữ. Đồng chí
 
 LINK_CODE_CREATED = (
     "Mã liên kết tài khoản: {code}\nTrong 15 phút, gửi mã này cho bot trên {other} "
-    "(từ tài khoản của chính đồng chí) để hai tài khoản dùng chung vai trò."
+    "(từ tài khoản của chính đồng chí). Tài khoản đang có vai trò sẽ được hỏi xác nhận "
+    "trước khi liên kết.\nĐừng đưa mã này cho ai khác."
 )
-LINK_CODE_DONE = "Đã liên kết tài khoản {this} này với tài khoản {other} của đồng chí."
+LINK_PRIVATE_ONLY = (
+    "Mã liên kết tài khoản chỉ lấy trong tin nhắn riêng với tôi. Đồng chí mở trò chuyện riêng "
+    "rồi gõ /lienkettaikhoan."
+)
+LINK_CONFIRM = (
+    "Liên kết tài khoản {channel} «{name}» với tài khoản này? "
+    "Người đó sẽ có mọi quyền của đồng chí."
+)
+LINK_YES_BUTTON = "✅ Đồng ý"
+LINK_NO_BUTTON = "✖️ Không"
+LINK_WAITING = (
+    "Đã nhận mã. Tài khoản {channel} «{name}» đang có vai trò nên phải xác nhận: đồng chí mở "
+    "{channel}, bấm «Đồng ý» trong tin nhắn của tôi (hoặc gõ /lienkettaikhoan ở đó)."
+)
+LINK_CODE_DONE = "Đã liên kết tài khoản {this} này với tài khoản {other} «{name}»."
 LINK_CODE_SAME = "Mã này phải gửi từ tài khoản trên kênh còn lại ({other}), không phải kênh này."
-LINK_CODE_EXPIRED = "Mã liên kết đã hết hạn. Gõ /lienketzalo để lấy mã mới."
+LINK_CODE_EXPIRED = "Mã liên kết đã hết hạn. Gõ /lienkettaikhoan để lấy mã mới."
+LINK_CODE_UNKNOWN = (
+    "Mã liên kết không đúng hoặc đã dùng. Gõ /lienkettaikhoan để lấy mã mới (mã liên kết bắt "
+    "đầu bằng LK-)."
+)
+ACCOUNT_ALREADY_LINKED = (
+    "Tài khoản này đã liên kết với tài khoản {channel} «{name}». Mỗi tài khoản chỉ liên kết "
+    "với một tài khoản khác; gõ /huylienkettaikhoan để hủy liên kết cũ."
+)
+LINK_OTHER_ALREADY = (
+    "Tài khoản kia đã liên kết với một tài khoản khác, nên chưa liên kết được. Người đó gõ "
+    "/huylienkettaikhoan trước."
+)
+LINK_DECLINED = "Đã từ chối. Hai tài khoản không được liên kết."
+LINK_DECLINED_OTHER = "Tài khoản {channel} «{name}» đã từ chối liên kết."
+LINK_REQUEST_STALE = "Yêu cầu liên kết này không còn hiệu lực. Gõ /lienkettaikhoan để làm lại."
+LINK_UNLINKED = (
+    "Đã hủy liên kết với tài khoản {channel} «{name}». Tài khoản đó không còn dùng vai trò "
+    "của đồng chí."
+)
+LINK_NONE = "Tài khoản này chưa liên kết với tài khoản nào."
+LINK_NO_NAME = "không tên"
+
+# /thuhoi: taking a role back
+RV_PRIVATE_ONLY = "Lệnh /thuhoi dùng trong tin nhắn riêng với tôi."
+RV_NOT_ALLOWED = "Xin lỗi, chỉ quản trị và bí thư mới thu hồi được vai trò trong đơn vị mình."
+RV_OUTSIDE = "Đơn vị này nằm ngoài phạm vi của đồng chí."
+RV_NONE = "Không có vai trò nào trong phạm vi của đồng chí mà đồng chí thu hồi được."
+RV_PICK = "Chọn người và vai trò cần thu hồi:"
+RV_MORE = "… và {n} vai trò khác: gõ /thuhoi MÃ_ĐƠN_VỊ để xem theo đơn vị."
+RV_BUTTON = "{name} — {role} — {unit}"
+RV_GRANT = "{name} ({channel}) — {role} — {unit}"
+RV_CONFIRM = "Thu hồi vai trò: {grant}?"
+RV_YES_BUTTON = "🗑 Thu hồi"
+RV_NO_BUTTON = "✖️ Không"
+RV_DONE = "Đã thu hồi: {grant}."
+RV_GONE = "Vai trò này không còn, hoặc đồng chí không có quyền thu hồi."
+RV_TOLD = "Vai trò {role} — {unit} của đồng chí đã được thu hồi."
+INVITE_REVOKED = "Mã mời này đã bị thu hồi. Đồng chí xin cấp ủy cấp mã mới."
 
 FILE_LINK = "Tệp «{name}»: {url}\n(Đường dẫn dùng được trong {hours} giờ.)"
 FILE_NOT_ON_ZALO = (
@@ -193,6 +252,13 @@ BC_DONE = {
     "cancel": "Đã huỷ thông báo #{id}. Các tin chưa gửi sẽ không gửi nữa.",
 }
 
+# a dialog that did not take a typed text (answered as a question): kept, and how to go back
+DIALOG_KEPT = {
+    "broadcast_draft": "📝 Bản soạn thông báo của đồng chí vẫn được giữ: gõ /thongbao rồi bấm "
+                       "«✏️ Soạn tiếp» để làm tiếp, hoặc /huy để bỏ.",
+    "confirm": "📝 Phần xác nhận quán triệt đang làm dở vẫn được giữ: bấm nút ở tin nhắn trước "
+               "để làm tiếp, hoặc gõ /huy để bỏ.",
+}
 BC_QUIT_BUTTON = "✖️ Huỷ soạn"
 BC_QUIT = "Đã huỷ bản soạn thông báo."
 BC_NO_DRAFT = "Không có thông báo nào đang soạn."
@@ -279,6 +345,7 @@ CF_NO_CELL_GROUP = (
     "Bí thư chi bộ gõ /lienket trong nhóm để liên kết."
 )
 CF_NO_CAMPAIGN = "Xin lỗi, không tìm thấy đợt quán triệt này. Có thể nút đã cũ."
+CF_UNAVAILABLE = "Xin lỗi, đợt quán triệt này không dành cho đồng chí."
 CF_CLOSED = "Đợt «{title}» đã kết thúc, không nhận xác nhận nữa."
 CF_NOT_IN_CAMPAIGN = "{cell} không thuộc đợt «{title}»."
 CF_NONE_OPEN = "Hiện chưa có đợt quán triệt nào đang mở cho {cell}."

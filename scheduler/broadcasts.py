@@ -246,15 +246,51 @@ async def _is_global_admin(session: AsyncSession, actor: User) -> bool:
 
 
 async def may_manage(session: AsyncSession, actor: User | None, broadcast: Broadcast) -> bool:
-    """The operator, the creator, or a reporter/admin over every target of the broadcast."""
-    if actor is None or broadcast.created_by == actor.id:
+    """The operator, or a reporter/admin over every target of the broadcast, checked now:
+    having created it is not enough once the role is gone."""
+    if actor is None:
         return True
+    return await _may_send_all(session, actor, broadcast)
+
+
+async def _may_send_all(session: AsyncSession, actor: User, broadcast: Broadcast) -> bool:
     codes = tuple(json.loads(broadcast.targets))
     try:
         units = await resolve_units(session, codes)
     except TargetError:
         return await _is_global_admin(session, actor)
     return all([await may_send_to(session, actor, unit) for unit in units])
+
+
+async def creator_lost_right(session: AsyncSession, broadcast: Broadcast) -> bool:
+    """True when the broadcast's creator may no longer send to all its targets (checked before
+    every firing). Broadcasts made at the command line, and reminders, have no creator."""
+    if broadcast.created_by is None or broadcast.content_kind == REMINDER:
+        return False
+    creator = await session.get(User, broadcast.created_by)
+    return creator is None or not await _may_send_all(session, creator, broadcast)
+
+
+async def admins_above(session: AsyncSession, broadcast: Broadcast) -> list[int]:
+    """Users holding the admin role over the broadcast's targets (or the whole tree)."""
+    from bot.db.models import RoleAssignment
+
+    try:
+        units = await resolve_units(session, tuple(json.loads(broadcast.targets)))
+    except TargetError:
+        units = []
+    rows = (await session.execute(
+        select(RoleAssignment.user_id, OrgUnit.path)
+        .outerjoin(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
+        .where(RoleAssignment.role == Role.ADMIN.value)
+        .order_by(RoleAssignment.user_id))).all()
+    found: list[int] = []
+    for user_id, path in rows:
+        if user_id in found or user_id == broadcast.created_by:
+            continue
+        if path is None or any(u.path.startswith(path) for u in units):
+            found.append(user_id)
+    return found
 
 
 async def change_status(session: AsyncSession, broadcast_id: int, action: str, *,
@@ -274,6 +310,11 @@ async def change_status(session: AsyncSession, broadcast_id: int, action: str, *
         if broadcast.status != "paused":
             raise BroadcastError(f"Thông báo #{broadcast.id} không ở trạng thái tạm dừng.")
         broadcast.status = "active"
+        if await creator_lost_right(session, broadcast):
+            # paused because its creator lost the right: whoever resumes it answers for it now
+            await audit(session, actor, "broadcast.adopt", f"broadcast:{broadcast.id}",
+                        previous_creator=broadcast.created_by)
+            broadcast.created_by = actor.id if actor else None
         if broadcast.schedule_kind == "cron" and broadcast.next_fire_at is not None and (
                 aware(broadcast.next_fire_at) <= now):
             # firings that fell inside the pause are skipped, not sent late

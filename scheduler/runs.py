@@ -17,9 +17,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Broadcast, BroadcastRun, Delivery
+from bot.services.roles import audit
 from content.kb import KnowledgeBase
 from scheduler import summaries
-from scheduler.broadcasts import OPEN_STATUSES, RunStats, aware, content_for, run_stats
+from scheduler.broadcasts import (
+    OPEN_STATUSES,
+    RunStats,
+    admins_above,
+    aware,
+    content_for,
+    creator_lost_right,
+    run_stats,
+)
 from scheduler.targets import TargetError, TargetSpec, expand, resolve_units
 from scheduler.timespec import next_fire
 
@@ -56,6 +65,9 @@ async def fire_due(session: AsyncSession, kb: KnowledgeBase, *, now: datetime,
     for broadcast in due:
         assert broadcast.next_fire_at is not None
         fire_at = aware(broadcast.next_fire_at)
+        if await creator_lost_right(session, broadcast):  # checked before every firing
+            await _pause_orphan(session, broadcast, now, report)
+            continue
         await _fire_one(session, kb, broadcast, fire_at, now=now, late=now - fire_at > grace,
                         tz=tz, report=report)
         if broadcast.schedule_kind == "cron" and broadcast.status == "active":
@@ -107,6 +119,19 @@ async def _fire_one(session: AsyncSession, kb: KnowledgeBase, broadcast: Broadca
     if broadcast.content_kind == "series":
         broadcast.series_pos += 1
     report.runs.append(run.id)
+
+
+async def _pause_orphan(session: AsyncSession, broadcast: Broadcast, now: datetime,
+                        report: FireReport) -> None:
+    """The creator lost the right to send it: pause (not cancel, so an admin can resume it)
+    and tell the admins above."""
+    broadcast.status = "paused"
+    broadcast.updated_at = now
+    await audit(session, None, "broadcast.pause", f"broadcast:{broadcast.id}",
+                reason="creator_lost_right", creator=broadcast.created_by)
+    for admin_id in await admins_above(session, broadcast):
+        report.notices.append(Notice(admin_id, summaries.orphan_text(broadcast)))
+    log.warning("broadcast %s paused: its creator may no longer send it", broadcast.id)
 
 
 async def _existing(session: AsyncSession, code: str) -> list:  # type: ignore[type-arg]

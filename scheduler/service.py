@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -25,6 +26,10 @@ from scheduler.lease import Lease
 from scheduler.outcomes import DeliveryError
 from scheduler.runs import FireReport, finish_runs, fire_due
 from scheduler.senders import Sender
+
+if TYPE_CHECKING:
+    from handlers.router import Router
+    from handlers.types import Reply
 
 log = logging.getLogger(__name__)
 JOB_PREFIX = "broadcast-"
@@ -196,6 +201,35 @@ class DeliveryService:
             await sender.send(user.external_id, text)
         except DeliveryError as exc:
             log.warning("could not tell user %s: %s", user_id, exc.reason)
+
+    async def tell(self, user_id: int, reply: Reply) -> None:
+        """A message with buttons for one user's private chat, on that user's channel (a link
+        request to confirm, a role taken back): the router's `on_notice`."""
+        async with self.app.sessions() as session:
+            user = await session.get(User, user_id)
+        sender = self.senders.get(user.channel) if user else None
+        if user is None or sender is None:
+            log.info("no channel to tell user %s: %s", user_id, reply.text[:120])
+            return
+        buttons = tuple(tuple((b.label, b.payload) for b in row) for row in reply.buttons)
+        if user.channel == "zalo" and buttons:
+            # numbered options: the user's own, so they come before any older ones of theirs
+            from bot.services import dialogs
+
+            ttl = timedelta(minutes=self.app.settings.zalo_options_ttl_minutes)
+            async with self.app.sessions() as session, session.begin():
+                await dialogs.save_options(session, "zalo", user.external_id, user.external_id,
+                                           [b.payload for row in reply.buttons for b in row],
+                                           ttl)
+        try:
+            await sender.send(user.external_id, reply.text, buttons)
+        except DeliveryError as exc:
+            log.warning("could not tell user %s: %s", user_id, exc.reason)
+
+    def attach(self, router: Router) -> None:
+        """Let the chat router wake this service and reach other users' private chats."""
+        router.on_broadcast_created = self.poke
+        router.on_notice = self.tell
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def refuse_second_process(self) -> None:

@@ -79,3 +79,10 @@ def missed_text(broadcast: Broadcast, fire_at: datetime, tz: ZoneInfo) -> str:
     return (f"⚠️ Thông báo #{broadcast.id} {title(broadcast)} đã lỡ lần gửi lúc "
             f"{local(fire_at, tz)} vì hệ thống tạm ngừng quá lâu, nên không gửi bù. "
             "Nếu cần, hãy tạo lại bằng /thongbao.")
+
+
+def orphan_text(broadcast: Broadcast) -> str:
+    """For the admins above: a broadcast paused because its creator lost the right to send."""
+    return (f"⏸ Thông báo #{broadcast.id} {title(broadcast)} đã được tạm dừng: người tạo không "
+            "còn quyền gửi tới các đơn vị nhận. Đồng chí xem và quyết định: /thongbao "
+            f"{broadcast.id} (tiếp tục hoặc huỷ).")

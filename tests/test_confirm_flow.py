@@ -185,8 +185,10 @@ async def test_questions_are_not_taken_for_confirmations(app, world):
         assert await _dialogs(app) == 0
     # in the middle of a confirmation, a real question still goes to the Q&A
     await _say(app, "101", "/daquantriet")
-    reply = await _say(app, "101", "Nghị quyết 57 ban hành ngày nào vậy bạn?")
+    [reply, note] = await app.router.handle(_in("101", text="Nghị quyết 57 ban hành ngày nào "
+                                                             "vậy bạn?"))
     assert "Không hiểu ngày" not in reply.text
+    assert note.text == texts.DIALOG_KEPT["confirm"]  # kept, and how to go back
     assert await _dialogs(app) == 1
     reply = await _say(app, "101", "/huy")
     assert reply.text == texts.CF_CANCELLED and await _dialogs(app) == 0

@@ -179,7 +179,9 @@ async def test_client_errors_never_show_the_token():
 
 
 async def test_identities_linked_by_code_share_roles(zalo):
-    """A secretary bound on Zalo links her Telegram account; Telegram then sees the role."""
+    """A secretary bound on Zalo links her Telegram account: the Zalo account, which holds the
+    role, confirms (here by asking again, as without a running delivery service); Telegram
+    then sees the role."""
     from handlers.types import Incoming
 
     async with zalo.app.sessions() as s, s.begin():
@@ -187,21 +189,29 @@ async def test_identities_linked_by_code_share_roles(zalo):
         invite = (await roles.create_invite(s, Role.SECRETARY, unit)).code
     await zalo.say(invite)
     [issued] = await zalo.say("/lienkettelegram")
-    code = next(w for w in issued.split() if "-" in w and len(w) == 9)
+    code = next(w for w in issued.split() if w.startswith("LK-"))
     telegram_user = Incoming("telegram", "tg-77", "tg-77", user_name="Chị Tư", text=code)
-    [done] = await zalo.app.router.handle(telegram_user)
-    assert "Đã liên kết tài khoản Telegram này với tài khoản Zalo" in done.text
+    [waiting] = await zalo.app.router.handle(telegram_user)
+    assert "Tài khoản Zalo «Bác Ba» đang có vai trò nên phải xác nhận" in waiting.text
+    [me] = await zalo.app.router.handle(
+        Incoming("telegram", "tg-77", "tg-77", user_name="Chị Tư", text="/toi"))
+    assert "X03-CB04" not in me.text
+    [question] = await zalo.say("/lienkettaikhoan")
+    assert "Liên kết tài khoản Telegram «Chị Tư» với tài khoản này?" in question
+    assert "1. ✅ Đồng ý" in question
+    [done] = await zalo.say("1")
+    assert "Đã liên kết tài khoản Zalo này với tài khoản Telegram «Chị Tư»" in done
     [me] = await zalo.app.router.handle(
         Incoming("telegram", "tg-77", "tg-77", user_name="Chị Tư", text="/toi"))
     assert "X03-CB04" in me.text
     [again] = await zalo.app.router.handle(
         Incoming("telegram", "tg-78", "tg-78", user_name="Người khác", text=code))
-    assert "Mã mời không đúng" in again.text  # one-time: used codes are unknown
+    assert "không đúng hoặc đã dùng" in again.text  # one-time: used codes are unknown
     [own_side] = await zalo.say(code)
-    assert "Mã mời không đúng" in own_side
-    [second] = await zalo.say("/lienketzalo")
-    fresh = next(w for w in second.split() if "-" in w and len(w) == 9)
-    [same_side] = await zalo.say(fresh, user="u-zalo-other")
+    assert "không đúng hoặc đã dùng" in own_side
+    [second] = await zalo.say("/lienketzalo", user="u-zalo-other")
+    fresh = next(w for w in second.split() if w.startswith("LK-"))
+    [same_side] = await zalo.say(fresh, user="u-zalo-third")
     assert "kênh còn lại" in same_side
 
 

@@ -61,6 +61,9 @@ PRIVATE_COMMANDS = [
     BotCommand("baocao", "Số liệu quán triệt"),
     BotCommand("dahoc", "Báo tôi đã học"),
     BotCommand("dotquantriet", "Mở đợt quán triệt (báo cáo viên)"),
+    BotCommand("thuhoi", "Thu hồi vai trò (quản trị, bí thư)"),
+    BotCommand("lienkettaikhoan", "Liên kết tài khoản Telegram với Zalo"),
+    BotCommand("huylienkettaikhoan", "Hủy liên kết tài khoản"),
 ]
 GROUP_COMMANDS = [
     BotCommand("help", "Hướng dẫn sử dụng"),

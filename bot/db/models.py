@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -47,9 +48,10 @@ class User(Base):
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str | None] = mapped_column(String(255))
-    # set when this identity was linked (by a one-time code) to the same person on another channel
+    # set when this identity was linked (by a one-time code, confirmed by the role holder) to
+    # the same person on another channel; unique: an account is linked with at most one other
     linked_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
+        ForeignKey("users.id", ondelete="SET NULL"), index=True, unique=True
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -220,6 +222,7 @@ class Invite(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class InviteUse(Base):
@@ -263,6 +266,9 @@ class DialogState(Base):
     kind: Mapped[str] = mapped_column(String(24))
     data: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # set aside: the user went elsewhere (a command, a menu); kept, but typed text is not
+    # taken as an answer until the dialog is resumed (its buttons, "Soạn tiếp")
+    parked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -290,7 +296,10 @@ class InboxUpdate(Base):
 
 
 class LinkCode(Base):
-    """A one-time code that links a user's identities on two channels (valid for minutes)."""
+    """A one-time code that links a user's identities on two channels (valid for minutes).
+
+    `user_id` made the code (the owner), `claimed_by` sent it from the other channel. The link
+    takes effect once every account that must confirm (those holding roles) has agreed."""
 
     __tablename__ = "link_codes"
 
@@ -298,7 +307,12 @@ class LinkCode(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # claimed at
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # open | pending (claimed, waiting for confirmation) | linked | declined | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    owner_ok: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    claimer_ok: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Broadcast(Base):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import DialogState, utcnow
@@ -59,9 +59,26 @@ async def live_kinds(session: AsyncSession, channel: str, chat_id: str, user_id:
     so free text goes straight to Q&A when there are none."""
     rows = await session.execute(select(DialogState.kind, DialogState.expires_at).where(
         DialogState.channel == channel, DialogState.chat_id == chat_id,
-        DialogState.user_id == user_id, DialogState.kind != OPTIONS))
+        DialogState.user_id == user_id, DialogState.kind != OPTIONS,
+        DialogState.parked.is_(False)))
     now = now or utcnow()
     return {kind for kind, expires in rows.all() if _aware(expires) > now}
+
+
+async def park(session: AsyncSession, channel: str, chat_id: str, user_id: str, *,
+               keep: str | None = None) -> None:
+    """The user went elsewhere (a command, a menu, a question): set their dialogs aside, kept
+    but no longer taking typed text; `keep` is the dialog being acted on, which is resumed."""
+    where = (DialogState.channel == channel, DialogState.chat_id == chat_id,
+             DialogState.user_id == user_id, DialogState.kind != OPTIONS)
+    await session.execute(update(DialogState).where(*where, DialogState.kind != (keep or ""),
+                                                    DialogState.parked.is_(False))
+                          .values(parked=True).execution_options(synchronize_session=False))
+    if keep:
+        await session.execute(update(DialogState).where(*where, DialogState.kind == keep,
+                                                        DialogState.parked.is_(True))
+                              .values(parked=False)
+                              .execution_options(synchronize_session=False))
 
 
 async def in_dialog(session: AsyncSession, channel: str, chat_id: str, user_id: str) -> bool:
@@ -113,7 +130,7 @@ class DialogStore:
             row = DialogState(channel=channel, chat_id=chat_id, user_id=user_id, kind=self.kind)
             session.add(row)
         row.data = json.dumps(data, ensure_ascii=False)
-        row.expires_at, row.updated_at = now + ttl, now
+        row.expires_at, row.updated_at, row.parked = now + ttl, now, False
         await session.flush()
 
     async def drop(self, session: AsyncSession, channel: str, chat_id: str,

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Chat, User, utcnow
+
+_EXTERNAL_ID = {
+    "telegram": re.compile(r"^[1-9][0-9]{0,19}$"),  # a user id is a positive integer
+    "zalo": re.compile(r"^[A-Za-z0-9_-]{1,64}$"),
+}
+
+
+def valid_external_id(channel: str, value: str) -> bool:
+    """Whether `value` can be a user id on this channel (the operator types these)."""
+    pattern = _EXTERNAL_ID.get(channel)
+    return bool(pattern and pattern.fullmatch(value))
 
 
 def _text(value: str | None) -> str | None:
