@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -293,6 +294,16 @@ async def run_phase(name: str, args: argparse.Namespace, app, database_url: str,
 
 
 # -- machine -----------------------------------------------------------------------------------
+async def timed(runs: int, work) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
+    await work()  # warm-up
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await work()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), times
+
+
 def machine(database: str) -> dict[str, str]:
     cpu = "?"
     try:

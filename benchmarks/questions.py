@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
@@ -111,18 +110,8 @@ def _questions(series: str, created: str, group: str, concat: str, cells: int) -
             f"{FIRST_CELL} + ((x * 7) % {cells}), {group_id} FROM s")
 
 
-async def timed(runs: int, work) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
-    await work()  # warm-up
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        await work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), times
-
-
 async def main(args: argparse.Namespace) -> int:
-    from broadcast import create_pg_database, database_label, drop_pg_database, machine
+    from broadcast import create_pg_database, database_label, drop_pg_database, machine, timed
 
     from bot.app import build_app
     from bot.services import question_stats

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
@@ -95,18 +94,8 @@ async def seed(sessions) -> int:  # type: ignore[no-untyped-def]
     return len(confirmations)
 
 
-async def timed(runs: int, work) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
-    await work()  # warm-up
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        await work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), times
-
-
 async def main(args: argparse.Namespace) -> int:
-    from broadcast import create_pg_database, database_label, drop_pg_database, machine
+    from broadcast import create_pg_database, database_label, drop_pg_database, machine, timed
 
     from bot.app import build_app
     from bot.reports import gather

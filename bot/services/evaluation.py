@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from rapidfuzz import process, utils
 
 from bot.services.qa import Outcome, QAService
 from content.kb import KnowledgeBase
@@ -132,28 +131,6 @@ def matcher_decider(service: QAService) -> Callable[[str], Decision]:
             return Decision("answered", result.entry.id, top1)
         if result.outcome is Outcome.SUGGESTED and match is not None:
             return Decision("suggested", None, top1, tuple(e.id for e in match.suggestions))
-        return Decision("unknown", None, top1)
-
-    return decide
-
-
-def baseline_decider(kb: KnowledgeBase, cutoff: float = 80.0) -> Callable[[str], Decision]:
-    """The naive matcher: `rapidfuzz.process.extractOne` (default WRatio) over all phrasings."""
-    choices: list[str] = []
-    owners: list[str] = []
-    for entry in kb.entries.values():
-        for wording in entry.variants:
-            choices.append(wording)
-            owners.append(entry.id)
-
-    def decide(text: str) -> Decision:
-        hit = process.extractOne(text, choices, processor=utils.default_process)
-        if hit is None:
-            return Decision("unknown", None, None)
-        _, score, index = hit
-        top1 = owners[index]
-        if score >= cutoff:
-            return Decision("answered", top1, top1)
         return Decision("unknown", None, top1)
 
     return decide
