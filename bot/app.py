@@ -34,9 +34,22 @@ class App:
         await self.engine.dispose()
 
 
+# The matcher is read-only once built (learned phrasings make a new one), so every app of a
+# process shares the one built for a knowledge base: building it takes a second or two.
+_MATCHERS: dict[int, tuple[KnowledgeBase, Matcher]] = {}
+
+
+def base_matcher(kb: KnowledgeBase) -> Matcher:
+    cached = _MATCHERS.get(id(kb))
+    if cached is None or cached[0] is not kb:
+        cached = (kb, Matcher(kb))
+        _MATCHERS[id(kb)] = cached
+    return cached[1]
+
+
 def build_qa(settings: Settings, kb: KnowledgeBase | None = None) -> QAService:
     kb = kb or default_kb()
-    matcher = Matcher(kb)
+    matcher = base_matcher(kb)
     if matcher.model.get("kb_version") != kb.version:
         log.warning(
             "matcher thresholds were calibrated for %s, content is %s: run `nqbot content "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bot.cli_common import fail
+from bot.cli_common import EXIT_NOT_FOUND, fail
 from bot.config import Settings
 
 
@@ -62,7 +62,7 @@ async def _role_list(session, args, settings) -> int:  # type: ignore[no-untyped
     if args.org:
         under = await orgs.get_unit(session, args.org)
         if under is None:
-            return fail(f"không có đơn vị mã {args.org}")
+            return fail(f"không có đơn vị mã {args.org}", EXIT_NOT_FOUND)
     found = await roles.grants(session, under=under)
     if args.json:
         for g in found:
@@ -91,7 +91,7 @@ async def _role_revoke(session, grant_id: int) -> int:  # type: ignore[no-untype
 
     grant = await roles.revoke_grant(session, grant_id, None)
     if grant is None:
-        return fail(f"không có vai trò số {grant_id} (xem: nqbot role list)")
+        return fail(f"không có vai trò số {grant_id} (xem: nqbot role list)", EXIT_NOT_FOUND)
     unit = f"{grant.unit.name} ({grant.unit.code})" if grant.unit else "toàn bộ hệ thống"
     print(f"Đã thu hồi: {_who(grant.user)} — {roles.ROLE_LABELS[grant.role]} — {unit}.")
     if grant.assignment.source == roles.BOOTSTRAP:
@@ -129,7 +129,7 @@ async def _invite_revoke(session, code: str) -> int:  # type: ignore[no-untyped-
 
     invite = await roles.revoke_invite(session, code, None)
     if invite is None:
-        return fail(f"không có mã mời {code}")
+        return fail(f"không có mã mời {code}", EXIT_NOT_FOUND)
     print(f"Đã thu hồi mã mời {invite.code}: không ai dùng được nữa. Vai trò đã cấp qua mã này "
           "vẫn còn — thu hồi bằng: nqbot role list / nqbot role revoke SỐ")
     return 0
@@ -161,6 +161,7 @@ async def _link_revoke(session, args) -> int:  # type: ignore[no-untyped-def]
                                                    User.external_id == str(args.user_id)))
     other = await identities.unlink(session, user, None) if user is not None else None
     if other is None:
-        return fail(f"tài khoản {args.channel}:{args.user_id} không liên kết với tài khoản nào")
+        return fail(f"tài khoản {args.channel}:{args.user_id} không liên kết với tài khoản nào",
+                    EXIT_NOT_FOUND)
     print(f"Đã hủy liên kết: {_who(user)} ⇄ {_who(other)}.")
     return 0

@@ -41,13 +41,13 @@ def _setup(tmp_path):  # type: ignore[no-untyped-def]
 
 def test_admin_ids_are_validated_per_channel(tmp_path):
     bad = nqbot("admin", "add", "--channel", "telegram", "--user-id", "abc", tmp_path=tmp_path)
-    assert bad.returncode == 2 and "không phải mã người dùng telegram hợp lệ" in bad.stderr
+    assert bad.returncode == 1 and "không phải mã người dùng telegram hợp lệ" in bad.stderr
     negative = nqbot("admin", "add", "--channel", "telegram", "--user-id", "-5",
                      tmp_path=tmp_path)
-    assert negative.returncode == 2
+    assert negative.returncode == 1
     zalo_bad = nqbot("admin", "add", "--channel", "zalo", "--user-id", "a b;c",
                      tmp_path=tmp_path)
-    assert zalo_bad.returncode == 2
+    assert zalo_bad.returncode == 1
     listed = nqbot("role", "list", tmp_path=tmp_path)
     assert "Chưa có vai trò nào" in listed.stdout
     ok = nqbot("admin", "add", "--channel", "zalo", "--user-id", "8f3a2b1c9d", tmp_path=tmp_path)
@@ -78,7 +78,7 @@ def test_role_and_invite_list_and_revoke(tmp_path):
     actions = asyncio.run(_audit(f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"))
     assert "invite.revoke" in actions and "role.revoke" in actions
     missing = nqbot("role", "revoke", str(grant["id"]), tmp_path=tmp_path)
-    assert missing.returncode == 2
+    assert missing.returncode == 4
     assert "không có mã mời" in nqbot("invite", "revoke", "ABCD-2345", tmp_path=tmp_path).stderr
 
 
@@ -95,6 +95,6 @@ def test_link_list_and_revoke(tmp_path):
     assert "Chưa có tài khoản nào liên kết" in nqbot("link", "list", tmp_path=tmp_path).stdout
     refused = nqbot("link", "revoke", "--channel", "zalo", "--user-id", "nobody",
                     tmp_path=tmp_path)
-    assert refused.returncode == 2
+    assert refused.returncode == 4
     assert "identity.unlink" in asyncio.run(
         _audit(f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -247,21 +246,18 @@ async def test_png_chart(app, world):
     assert width == 1080 and 400 < height < 1500
 
 
-def test_png_chart_with_many_children_shows_the_lowest_25_quickly():
+def test_png_chart_with_many_children_shows_the_lowest_25():
+    """One readable picture however many units (its speed: benchmarks/report.py)."""
     campaign = Campaign(title="Quán triệt Nghị quyết 57-NQ/TW về đột phá phát triển khoa học, "
                               "công nghệ, đổi mới sáng tạo", deadline=date(2026, 12, 31))
     children = [Tally(f"X{i:03d}", f"Đảng bộ xã Tên Khá Dài Số {i}", "xa", cells=100,
                       confirmed=(i * 37) % 101) for i in range(100)]
     total = Tally("T01", "Đảng bộ tỉnh", "tinh", cells=10_000,
                   confirmed=sum(c.confirmed for c in children))
-    build_png(campaign, total, children[:3])  # warm-up (fonts)
-    started = time.perf_counter()
     png = build_png(campaign, total, children)
-    elapsed = time.perf_counter() - started
     assert png.startswith(PNG_SIGNATURE)
     width, height = _png_size(png)
     assert width == 1080 and height < 3200
-    assert elapsed < 1.0, elapsed
 
 
 # -- the command line (real processes, SQLite) -------------------------------------------------
