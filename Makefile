@@ -35,6 +35,7 @@ bench: $(STAMP)
 	@if grep -q '^bench *= *\[' pyproject.toml; then \
 		$(BIN)/python -m pip install --quiet -e '.[dev,bench]'; fi
 	$(BIN)/python benchmarks/qa_eval.py
+	$(BIN)/python benchmarks/qa_scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
