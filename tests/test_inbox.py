@@ -19,9 +19,9 @@ from bot.app import build_app
 from bot.db.models import InboxUpdate
 from bot.inbox import Accepted, Inbox
 from bot.metrics import Metrics
-from bot.web import WebServer
 from tests.broadcast_world import Clock
 from tests.conftest import make_settings
+from tests.fakes.loopback import start_webhook, stop_webhook
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_api import FakeZalo
 
@@ -280,11 +280,7 @@ async def test_malformed_telegram_webhook_bodies_get_400_and_one_log_line(databa
         telegram_webhook_url="https://bot.example.vn/telegram/webhook",
         telegram_webhook_secret="s3cret"))
     channel = TelegramChannel(app)
-    web = WebServer("127.0.0.1", 0)
-    channel.mount(web)
-    port = await web.start()
-    stop = asyncio.Event()
-    task = asyncio.create_task(channel.run(stop))
+    port, stop, task, web = await start_webhook(channel)
     bad = [{}, {"update_id": "abc"}, {"update_id": True},
            {"update_id": 5, "message": {"message_id": 1, "date": 0, "chat": 5}},
            {"update_id": 6, "message": "xin chao"}, [1, 2], b"\xff\xfe not json"]
@@ -304,9 +300,7 @@ async def test_malformed_telegram_webhook_bodies_get_400_and_one_log_line(databa
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert list(await rows(app)) == [f"u:{good['update_id']}"]
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
-        await web.stop()
+        await stop_webhook(stop, task, web)
         await app.close()
         await fake.stop()
 
@@ -320,11 +314,7 @@ async def test_zalo_malformed_bodies_and_messages_without_an_id(database_url, ca
         zalo_webhook_url="https://bot.example.vn/zalo/webhook",
         zalo_webhook_secret="zalo-secret-123"))
     channel = ZaloChannel(app)
-    web = WebServer("127.0.0.1", 0)
-    channel.mount(web)
-    port = await web.start()
-    stop = asyncio.Event()
-    task = asyncio.create_task(channel.run(stop))
+    port, stop, task, web = await start_webhook(channel)
     headers = {"X-Bot-Api-Secret-Token": "zalo-secret-123"}
     url = f"http://127.0.0.1:{port}/zalo/webhook"
     broken = fake.update("zu-1", "zu-1", "xin chao")
@@ -352,9 +342,7 @@ async def test_zalo_malformed_bodies_and_messages_without_an_id(database_url, ca
         assert len(fake.sent("zu-2")) == 3
         assert len(await rows(app)) == 3
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
-        await web.stop()
+        await stop_webhook(stop, task, web)
         await app.close()
         await fake.stop()
 

@@ -16,6 +16,7 @@ from bot.services import orgs, roles
 from bot.services.roles import Role
 from handlers import texts
 from tests.conftest import make_settings
+from tests.fakes.loopback import start_webhook, stop_webhook
 from tests.fakes.telegram_api import FakeTelegram, Fault
 
 DEMO = Path(__file__).resolve().parent.parent / "content" / "demo" / "org_demo.csv"
@@ -197,7 +198,6 @@ async def test_group_link_and_refusals_over_telegram(tg):
 async def test_webhook_checks_the_secret_and_handles_updates(database_url):
     import aiohttp
 
-    from bot.web import WebServer
 
     fake = await FakeTelegram().start()
     settings = make_settings(
@@ -207,11 +207,7 @@ async def test_webhook_checks_the_secret_and_handles_updates(database_url):
     )
     app = await build_app(settings)
     channel = TelegramChannel(app)
-    web = WebServer("127.0.0.1", 0)
-    channel.mount(web)
-    port = await web.start()
-    stop = asyncio.Event()
-    task = asyncio.create_task(channel.run(stop))
+    port, stop, task, web = await start_webhook(channel)
     url = f"http://127.0.0.1:{port}/telegram/webhook"
     try:
         await fake.wait_for(lambda: fake.webhook)
@@ -233,9 +229,7 @@ async def test_webhook_checks_the_secret_and_handles_updates(database_url):
         assert "11/01/2024" in reply.params["text"]
         assert fake.sent(method="getUpdates") == []
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
-        await web.stop()
+        await stop_webhook(stop, task, web)
         await app.close()
         await fake.stop()
 

@@ -17,6 +17,7 @@ from bot.web import WebServer
 from handlers import texts
 from handlers.types import ChatKind, Reply, ReplyFile
 from tests.conftest import make_settings
+from tests.fakes.loopback import start_webhook, stop_webhook
 from tests.fakes.zalo_api import FakeZalo
 
 DEMO = Path(__file__).resolve().parent.parent / "content" / "demo" / "org_demo.csv"
@@ -133,11 +134,7 @@ async def test_webhook_secret_and_duplicate_delivery(database_url):
                              zalo_webhook_secret="zalo-secret-123")
     app = await build_app(settings)
     channel = ZaloChannel(app)
-    web = WebServer("127.0.0.1", 0)
-    channel.mount(web)
-    port = await web.start()
-    stop = asyncio.Event()
-    task = asyncio.create_task(channel.run(stop))
+    port, stop, task, web = await start_webhook(channel)
     url = f"http://127.0.0.1:{port}/zalo/webhook"
     update = fake.update(USER, USER, "ket luan 69 co may nhiem vu")
     try:
@@ -158,9 +155,7 @@ async def test_webhook_secret_and_duplicate_delivery(database_url):
         assert "6" in reply.params["text"]
         assert not any(c.method == "getUpdates" for c in fake.calls)
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
-        await web.stop()
+        await stop_webhook(stop, task, web)
         await app.close()
         await fake.stop()
 

@@ -44,3 +44,21 @@ class LoopbackServer:
         raise AssertionError("the bot did not do what the test waited for")
 
 
+
+
+async def start_webhook(channel: Any) -> tuple[int, asyncio.Event, asyncio.Task[None], Any]:
+    """Mount a channel's webhook on the project's web server (a free loopback port) and run
+    the channel: (port, stop event, channel task, web server) for `stop_webhook`."""
+    from bot.web import WebServer
+
+    web_server = WebServer("127.0.0.1", 0)
+    channel.mount(web_server)
+    port = await web_server.start()
+    stop = asyncio.Event()
+    return port, stop, asyncio.create_task(channel.run(stop)), web_server
+
+
+async def stop_webhook(stop: asyncio.Event, task: asyncio.Task[None], web_server: Any) -> None:
+    stop.set()
+    await asyncio.wait_for(task, 15)
+    await web_server.stop()
